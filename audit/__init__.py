@@ -1,0 +1,1 @@
+from audit._version import __version__

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Set up and run the project with nothing but python3.
+
+    python3 dev.py demo     # create .venv, install, write reports/demo/report.{html,json,md}
+    python3 dev.py test     # create .venv, install (with dev extras), run the whole pytest suite
+    python3 dev.py reports  # regenerate every example report under reports/
+    python3 dev.py bench    # run the benchmarks under benchmarks/ and print their figures
+
+Everything lives in ./.venv; nothing is installed into the system Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def ensure_env(extras: str = "dev") -> None:
+    """Create .venv and install the package; reinstall only when pyproject.toml changed."""
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    stamp = VENV / f".installed-{extras}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    _run([PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    _run([PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"])
+    stamp.write_text(digest)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser check when we are root and it is missing."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("note: chromium not found and cannot be installed here; the browser check will skip "
+              "(it fails instead under CI=true)", flush=True)
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run(["apt-get", "update", "-qq"], env=env)
+    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=env)
+
+
+def main(argv: list[str]) -> int:
+    task = argv[0] if argv else "help"
+    rest = argv[1:]
+    if task == "demo":
+        ensure_env()
+        _run([BIN / "audit", "demo", "--out", "reports/demo", *rest])
+    elif task == "test":
+        ensure_env()
+        ensure_chromium()
+        _run([PY, "-m", "pytest", "-n", "2", *rest])
+    elif task == "reports":
+        ensure_env()
+        _run([PY, "-m", "audit._examples"])
+    elif task == "bench":
+        ensure_env()
+        for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+            _run([PY, script, *rest])
+    else:
+        print(__doc__)
+        return 0 if task in ("help", "-h", "--help") else 2
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode or 1)
