@@ -1,1 +1,26 @@
+"""Audit scoring rules for disparate impact, proxy discrimination and network contagion.
+
+The public API::
+
+    import audit
+    rule = audit.load_rule("sesame")
+    people, edges = audit.generate_sesame(20_000, seed=0)
+    report = audit.run(rule, people, protected=["gender", "ethnicity"], graph=edges)
+    report.save("out/")
+"""
+
+from audit._errors import AuditInputError
+from audit._run import run
 from audit._version import __version__
+from audit.data import Population, load_population
+from audit.graph import Graph, load_graph, solve_network
+from audit.groups import Grouping, build_groupings
+from audit.report import Report
+from audit.rules import Rule, Tier, list_rules, load_rule
+from audit.datasets import generate_sesame
+
+__all__ = [
+    "AuditInputError", "Graph", "Grouping", "Population", "Report", "Rule", "Tier", "__version__",
+    "build_groupings", "generate_sesame", "list_rules", "load_graph", "load_population", "load_rule", "run",
+    "solve_network",
+]

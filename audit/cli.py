@@ -1,2 +1,222 @@
-def main():  # placeholder replaced by the spine's CLI
-    raise SystemExit("cli not written yet")
+"""The ``audit`` command line: a thin layer over the Python API.
+
+Bad input (a missing column, a broken rule file, an unknown id) prints one line
+on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from audit._errors import AuditInputError
+
+DEMO_N = 20_000
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2 (argparse prints usage + message)
+        raise AuditInputError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="audit", description="Audit scoring rules for disparate impact, proxy "
+                "discrimination and network contagion.")
+    from audit._version import __version__
+
+    p.add_argument("--version", action="version", version=f"audit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="audit a rule on a population (and its social graph)")
+    r.add_argument("rule", help="built-in rule name (see 'audit rules list') or path to a YAML points table")
+    r.add_argument("--data", required=True, help="population: CSV or Parquet, one row per person")
+    r.add_argument("--graph", help="friendship edge list: CSV or Parquet with two id columns")
+    r.add_argument("--protected", required=True, help="protected attribute columns, comma-separated")
+    r.add_argument("--label", help="0/1 outcome column for error-rate parity (e.g. reoffending)")
+    r.add_argument("--id-col", default="id", help="person id column (default: id)")
+    r.add_argument("--reference", action="append", default=[], metavar="ATTR=VALUE",
+                   help="reference group for an attribute (default: its largest group); repeatable")
+    r.add_argument("--intersections", type=int, default=2, help="largest intersection order (default 2)")
+    r.add_argument("--min-group-size", type=int, default=30)
+    r.add_argument("--disclosure-threshold", type=int, default=10)
+    r.add_argument("--alpha", type=float, default=0.05)
+    r.add_argument("--families", default="impact,proxy,contagion",
+                   help="comma-separated audit families to run (default: all)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", required=True, help="output folder for report.json, report.md, report.html")
+
+    d = sub.add_parser("demo", help="generate the synthetic social-credit population and audit the sesame rule")
+    d.add_argument("--out", default="reports/demo")
+    d.add_argument("--n", type=int, default=DEMO_N, help=f"population size (default {DEMO_N})")
+    d.add_argument("--seed", type=int, default=0)
+
+    ru = sub.add_parser("rules", help="list, show or validate rules")
+    rsub = ru.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
+    rsub.add_parser("list", help="list the built-in rules with their status")
+    sh = rsub.add_parser("show", help="show a rule's terms, tiers and sources")
+    sh.add_argument("name")
+    sh.add_argument("--json", action="store_true", help="print the rule card as JSON")
+    va = rsub.add_parser("validate", help="check a rule file; errors name the file, term and reason")
+    va.add_argument("path")
+
+    ds = sub.add_parser("datasets", help="list, generate or fetch data sets")
+    dsub = ds.add_subparsers(dest="datasets_command", required=True, parser_class=_Parser)
+    dsub.add_parser("list", help="list the data sets the toolkit knows")
+    ge = dsub.add_parser("generate", help="generate a synthetic data set")
+    ge.add_argument("name", choices=["sesame"])
+    ge.add_argument("--n", type=int, default=DEMO_N)
+    ge.add_argument("--seed", type=int, default=0)
+    ge.add_argument("--mean-degree", type=float, default=20.0)
+    ge.add_argument("--homophily", type=float, default=None)
+    ge.add_argument("--config", help="YAML file overriding the generator's parameters")
+    ge.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    ge.add_argument("--out", required=True)
+    fe = dsub.add_parser("fetch", help="download a public data set from its publisher and verify its sha256")
+    fe.add_argument("name")
+    fe.add_argument("--dest", help="folder (default: the user cache)")
+    fe.add_argument("--force", action="store_true")
+    return p
+
+
+def _parse_reference(items: list[str]) -> dict | None:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise AuditInputError(f"--reference {item!r}: expected ATTR=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out or None
+
+
+def _print_rule(name: str, as_json: bool) -> None:
+    from audit.rules import load_rule
+
+    card = load_rule(name).to_card()
+    if as_json:
+        print(json.dumps(card, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"[bold]{escape(card['title'])}[/bold]  ({escape(card['name'])}; {escape(card['status'])}; "
+              f"{escape(card['kind'])})")
+    if card["description"]:
+        con.print(escape(card["description"]))
+    if card["terms"]:
+        t = Table("term", "expression", "points", "source")
+        if card["base"] is not None:
+            t.add_row("base", "", f"{card['base']:g}", "")
+        for term in card["terms"]:
+            src = (term["source"] or "") + (" (illustrative)" if term["illustrative"] else "")
+            pts = f"{term['points']:g}" + (" per unit" if term["kind"] == "value" else "")
+            t.add_row(escape(term["label"]), escape(term["expression"]), pts, escape(src))
+        con.print(t)
+    if card.get("range"):
+        con.print(f"range: {card['range'][0]:g}–{card['range'][1]:g}")
+    if card["network"]:
+        con.print(f"network: weight {card['network']['weight']:g}; {escape(card['network']['formula'])}")
+    tt = Table("tier", "rule", "benefit", "source")
+    for tier in card["tiers"]:
+        src = (tier["source"] or "") + (" (illustrative)" if tier["illustrative"] else "")
+        tt.add_row(escape(tier["name"]), escape(tier["rule"]), escape(tier["benefit"]), escape(src))
+    con.print(tt)
+    if card["columns"]:
+        con.print("needs columns: " + ", ".join(f"{escape(k)} ({v.get('type')})" for k, v in card["columns"].items()))
+    for s in card["sources"]:
+        con.print(f"[{escape(s['id'])}] {escape(s['citation'])}" + (f" {escape(s['url'])}" if s.get("url") else ""))
+
+
+def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
+    import audit
+
+    if args.command == "run":
+        families = [f.strip() for f in args.families.split(",") if f.strip()]
+        report = audit.run(
+            args.rule, args.data, protected=args.protected, graph=args.graph, label=args.label,
+            seed=args.seed, id_col=args.id_col, reference=_parse_reference(args.reference),
+            intersections=args.intersections, min_group_size=args.min_group_size,
+            disclosure_threshold=args.disclosure_threshold, alpha=args.alpha, families=families,
+            command="audit " + shlex.join(argv),
+        )
+        paths = report.save(args.out)
+        _summary(report, paths)
+        return 0
+    if args.command == "demo":
+        from audit._examples import run_demo
+
+        report, paths = run_demo(args.out, n=args.n, seed=args.seed, command="audit " + shlex.join(argv))
+        _summary(report, paths)
+        return 0
+    if args.command == "rules":
+        if args.rules_command == "list":
+            from rich.console import Console
+            from rich.table import Table
+
+            t = Table("name", "status", "kind", "terms", "tiers", "title")
+            for r in audit.list_rules():
+                t.add_row(r["name"], r["status"], r["kind"], str(r["terms"]), str(r["tiers"]), r["title"])
+            Console().print(t)
+        elif args.rules_command == "show":
+            _print_rule(args.name, args.json)
+        else:
+            rule = audit.rules.validate_rule_file(args.path)
+            print(f"{args.path}: ok — rule {rule.name!r}: {len(rule.terms)} terms, {len(rule.tiers)} tiers, "
+                  f"reads {', '.join(rule.features)}")
+        return 0
+    if args.command == "datasets":
+        from audit import datasets
+
+        if args.datasets_command == "list":
+            from rich.console import Console
+            from rich.table import Table
+
+            t = Table("name", "kind", "title", "protected", "available")
+            for d in datasets.list_datasets():
+                t.add_row(d["name"], d.get("kind", ""), d.get("title", ""), ", ".join(d.get("protected", [])),
+                          "yes" if d.get("available") else "no")
+            Console().print(t)
+        elif args.datasets_command == "generate":
+            paths = datasets.write_sesame(args.out, n=args.n, seed=args.seed, fmt=args.format,
+                                          mean_degree=args.mean_degree, homophily=args.homophily,
+                                          config=args.config)
+            for p in paths.values():
+                print(p)
+        else:
+            print(datasets.fetch(args.name, dest=args.dest, force=args.force))
+        return 0
+    raise AssertionError(args.command)
+
+
+def _summary(report, paths) -> None:
+    po = report.pushed_out
+    print(f"{len(po)} pushed-out finding(s)" + (":" if po else ""))
+    for e in po[:5]:
+        g = ", ".join(f"{k}={v}" for k, v in e["group"].items())
+        print(f"  {g} — {e['tier']}: impact ratio {e['impact_ratio']:.2f} "
+              f"(95% CI {e['ci_low']:.2f}–{e['ci_high']:.2f}), q={e['q_value']:.2g}, {e['mechanism']}")
+    for p in paths.values():
+        print(f"wrote {p}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _build_parser().parse_args(argv)
+        return _cmd(args, argv)
+    except AuditInputError as exc:
+        print(f"audit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("audit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

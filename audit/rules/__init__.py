@@ -1,5 +1,10 @@
-"""Scoring rules: points tables, estimators, callables and observed scores."""
+"""Scoring rules: points tables, estimators, callables and observed scores.
 
+The YAML points-table format is documented in the README ("Writing a rule").
+"""
+
+from audit.rules._rule import NetworkTerm, Rule, ScoreSet, Term, list_rules, load_rule, validate_rule_file
 from audit.rules._tiers import Tier, attainment
 
-__all__ = ["Tier", "attainment"]
+__all__ = ["NetworkTerm", "Rule", "ScoreSet", "Term", "Tier", "attainment", "list_rules", "load_rule",
+           "validate_rule_file"]

@@ -1,0 +1,49 @@
+"""Atomic file output: a report file is either complete or absent, never half-written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from audit._errors import AuditInputError
+
+
+def ensure_dir(path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise AuditInputError(f"{path}: output path exists and is not a folder") from None
+    except PermissionError:
+        raise AuditInputError(f"{path}: no permission to create the output folder") from None
+    return path
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    ensure_dir(path.parent)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except PermissionError:
+        _unlink(tmp)
+        raise AuditInputError(f"{path}: no permission to write") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return path
+
+
+def _unlink(p: str) -> None:
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,569 @@
+"""The :class:`Rule`: one interface over points tables, models, callables and observed scores."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit._errors import AuditInputError
+from audit.rules._spec import RuleSpec, read_spec, slug
+from audit.rules._tiers import Tier, attainment
+
+__all__ = ["Rule", "Term", "NetworkTerm", "ScoreSet", "load_rule", "list_rules", "validate_rule_file"]
+
+BUILTIN = "audit.rules.builtin"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One line of a points table.
+
+    A ``condition`` term adds ``points`` to everyone for whom ``expression`` is
+    true; a ``value`` term adds ``points * value`` (``points`` is then a weight
+    per unit of the expression).
+    """
+
+    id: str
+    label: str
+    kind: str
+    expression: str
+    points: float
+    source: str | None = None
+    illustrative: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkTerm:
+    """Pull toward friends: ``final = (1 - weight) * own + weight * mean(friends' final)``.
+
+    Solved to its fixed point; ``tolerance`` bounds the remaining error of every
+    score (sup norm), ``max_iterations`` stops a run that cannot reach it.
+    """
+
+    weight: float
+    tolerance: float = 1e-9
+    max_iterations: int = 10_000
+    source: str | None = None
+    illustrative: bool = False
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    """Scores of one population under a rule: own behaviour, and final after the network term."""
+
+    own: np.ndarray
+    final: np.ndarray
+    iterations: int = 0
+    network_applied: bool = False
+
+
+def _canonical_hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """A scoring rule: what it reads, how it scores, and which benefits the score unlocks.
+
+    Build one with :func:`load_rule` (a built-in name or a YAML points table),
+    :meth:`from_callable`, :meth:`from_estimator` or :meth:`from_observed`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import audit
+    >>> rule = audit.Rule.from_callable(
+    ...     lambda df: 500 + 10 * df["x"], tiers={"gold": 520}, name="toy", features=["x"])
+    >>> rule.score(pd.DataFrame({"x": [1, 3]})).tolist()
+    [510.0, 530.0]
+    >>> rule.attainment(rule.score(pd.DataFrame({"x": [1, 3]}))).ravel().tolist()
+    [False, True]
+    """
+
+    name: str
+    title: str
+    kind: str
+    status: str
+    tiers: tuple[Tier, ...]
+    features: tuple[str, ...]
+    description: str = ""
+    sources: tuple[dict, ...] = ()
+    terms: tuple[Term, ...] = ()
+    base: float | None = None
+    range: tuple[float, float] | None = None
+    network: NetworkTerm | None = None
+    higher_is_better: bool = True
+    columns: Mapping[str, dict] = field(default_factory=dict)
+    content_hash: str = ""
+    score_column: str | None = None
+    _raw_scorer: Callable[[pd.DataFrame], np.ndarray] | None = field(default=None, repr=False)
+    _compiled: tuple = field(default=(), repr=False)
+    _origin: str = field(default="", repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_spec(cls, spec: RuleSpec, *, origin: str = "<rule>") -> Rule:
+        """Build a rule from a validated YAML spec, compiling every expression once."""
+        from audit.rules._expr import compile_expression
+
+        terms, compiled, features = [], [], set()
+        for t in spec.terms:
+            tid = t.id or slug(t.label)
+            where = f"{origin}: term {t.label!r}"
+            text = t.when if t.when is not None else t.value
+            expr = compile_expression(text, where=where)
+            kind = "condition" if t.when is not None else "value"
+            points = t.points if kind == "condition" else t.weight
+            terms.append(Term(tid, t.label, kind, text, float(points), t.source, t.illustrative, t.note))
+            compiled.append(expr)
+            features |= set(expr.columns)
+        if spec.kind == "observed":
+            features.add(spec.score_column)
+        tiers = tuple(
+            Tier(t.name, t.benefit, t.threshold, t.at_most, t.top_k, t.top_fraction, t.source, t.illustrative)
+            for t in spec.tiers
+        )
+        net = None
+        if spec.network is not None:
+            n = spec.network
+            net = NetworkTerm(n.weight, n.tolerance, n.max_iterations, n.source, n.illustrative)
+        return cls(
+            name=spec.name,
+            title=spec.title,
+            kind=spec.kind,
+            status=spec.status,
+            tiers=tiers,
+            features=tuple(sorted(features)),
+            description=spec.description,
+            sources=tuple(s.model_dump(exclude_none=True) for s in spec.sources),
+            terms=tuple(terms),
+            base=spec.base if spec.kind == "points" else None,
+            range=tuple(spec.range) if spec.range else None,
+            network=net,
+            higher_is_better=spec.higher_is_better,
+            columns={k: v.model_dump(exclude_none=True) for k, v in spec.columns.items()},
+            content_hash=_canonical_hash(spec.model_dump(mode="json")),
+            score_column=spec.score_column,
+            _compiled=tuple(compiled),
+            _origin=origin,
+        )
+
+    @classmethod
+    def from_callable(
+        cls,
+        fn: Callable[[pd.DataFrame], Any],
+        *,
+        tiers: Mapping[str, float] | Sequence[Tier],
+        name: str,
+        features: Sequence[str] | None = None,
+        network: Mapping[str, float] | NetworkTerm | None = None,
+        range: tuple[float, float] | None = None,
+        higher_is_better: bool = True,
+        title: str | None = None,
+    ) -> Rule:
+        """Wrap a Python function ``fn(people) -> score per row`` as a rule.
+
+        ``features`` names the columns ``fn`` reads; when omitted the audit uses
+        every column except the protected attributes, the label and the id.
+        """
+        if not callable(fn):
+            raise AuditInputError(f"rule {name!r}: fn must be callable")
+        try:
+            src = inspect.getsource(fn)
+        except (OSError, TypeError):
+            src = getattr(fn, "__qualname__", repr(type(fn)))
+        tiers_t = _tiers_from(tiers, name)
+        return cls(
+            name=name,
+            title=title or name,
+            kind="callable",
+            status="user",
+            tiers=tiers_t,
+            features=tuple(features) if features is not None else (),
+            range=tuple(range) if range else None,
+            network=_network_from(network),
+            higher_is_better=higher_is_better,
+            content_hash=_canonical_hash({"callable": src, "tiers": [t.__dict__ for t in tiers_t],
+                                          "network": repr(network), "range": range}),
+            _raw_scorer=_checked_callable(fn, name),
+            _origin=name,
+        )
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Any,
+        *,
+        features: Sequence[str],
+        tiers: Mapping[str, float] | Sequence[Tier],
+        name: str,
+        range: tuple[float, float] = (0.0, 1.0),
+        positive_class: Any = None,
+        network: Mapping[str, float] | NetworkTerm | None = None,
+        title: str | None = None,
+    ) -> Rule:
+        """Wrap a fitted scikit-learn estimator as a rule.
+
+        The score is ``low + (high - low) * p`` where ``p`` is the estimator's
+        probability of ``positive_class`` (default: its last class) from
+        ``predict_proba``, or the logistic transform of ``decision_function``.
+        The estimator receives ``people[features]`` as a DataFrame, so pipelines
+        that select columns by name work.
+        """
+        has_proba = hasattr(estimator, "predict_proba")
+        if not has_proba and not hasattr(estimator, "decision_function"):
+            raise AuditInputError(f"rule {name!r}: the estimator has neither predict_proba nor decision_function")
+        feats = list(features)
+        lo, hi = float(range[0]), float(range[1])
+
+        def scorer(people: pd.DataFrame) -> np.ndarray:
+            X = people[feats]
+            if has_proba:
+                proba = np.asarray(estimator.predict_proba(X), dtype=float)
+                classes = list(getattr(estimator, "classes_", range_(proba.shape[1])))
+                col = classes.index(positive_class) if positive_class is not None else proba.shape[1] - 1
+                p = proba[:, col]
+            else:
+                d = np.asarray(estimator.decision_function(X), dtype=float)
+                p = 1.0 / (1.0 + np.exp(-d))
+            return lo + (hi - lo) * p
+
+        try:
+            import joblib
+
+            est_hash = joblib.hash(estimator)
+        except Exception:  # an unpicklable estimator still gets audited, just not content-addressed
+            est_hash = repr(estimator)
+        tiers_t = _tiers_from(tiers, name)
+        return cls(
+            name=name,
+            title=title or f"{name} ({type(estimator).__name__})",
+            kind="estimator",
+            status="user",
+            tiers=tiers_t,
+            features=tuple(sorted(feats)),
+            range=(lo, hi),
+            network=_network_from(network),
+            content_hash=_canonical_hash({"estimator": est_hash, "features": feats,
+                                          "tiers": [t.__dict__ for t in tiers_t], "range": [lo, hi]}),
+            _raw_scorer=scorer,
+            _origin=name,
+        )
+
+    @classmethod
+    def from_observed(
+        cls,
+        score_column: str,
+        *,
+        tiers: Mapping[str, float] | Sequence[Tier],
+        name: str,
+        higher_is_better: bool = True,
+        title: str | None = None,
+    ) -> Rule:
+        """Audit a deployed score from its released outputs (e.g. COMPAS deciles).
+
+        The formula is unknown; the rule reads ``score_column`` and applies the
+        tiers to it.  Proxy analysis can still measure association, but cannot
+        decompose the score into terms.
+        """
+        tiers_t = _tiers_from(tiers, name)
+        return cls(
+            name=name,
+            title=title or name,
+            kind="observed",
+            status="user",
+            tiers=tiers_t,
+            features=(score_column,),
+            higher_is_better=higher_is_better,
+            score_column=score_column,
+            content_hash=_canonical_hash({"observed": score_column, "tiers": [t.__dict__ for t in tiers_t],
+                                          "higher_is_better": higher_is_better}),
+            _origin=name,
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def is_additive(self) -> bool:
+        """True for points tables: the score is base + a sum of per-term points."""
+        return self.kind == "points"
+
+    # ------------------------------------------------------------------ scoring
+    def check_columns(self, people: pd.DataFrame, *, source: str = "data") -> None:
+        """Raise a one-line error naming the first column this rule needs that ``people`` lacks."""
+        for col in self.features:
+            if col not in people.columns:
+                used_by = [t.label for t, e in zip(self.terms, self._compiled) if col in e.columns]
+                who = f"term {used_by[0]!r} of rule {self.name!r}" if used_by else f"rule {self.name!r}"
+                raise AuditInputError(f"{source}: column {col!r} (read by {who}) is missing")
+
+    def term_contributions(self, people: pd.DataFrame) -> pd.DataFrame:
+        """Points each term gives each person (points tables only): one float column per term id.
+
+        ``base + contributions.sum(axis=1)``, clamped to the range, is the own score.
+        """
+        if not self.is_additive:
+            raise AuditInputError(f"rule {self.name!r} is a {self.kind} rule, not an additive points table")
+        self.check_columns(people)
+        cols = {}
+        for term, expr in zip(self.terms, self._compiled):
+            v = expr.evaluate(people)
+            if term.kind == "condition":
+                if v.dtype != bool:
+                    vf = np.asarray(v, dtype=float)
+                    if np.isnan(vf).any():
+                        raise AuditInputError(
+                            f"{self._origin}: term {term.label!r}: condition is missing (NaN) for "
+                            f"{int(np.isnan(vf).sum())} rows")
+                    v = vf != 0
+                cols[term.id] = np.where(v, term.points, 0.0)
+            else:
+                vf = np.asarray(v, dtype=float)
+                bad = ~np.isfinite(vf)
+                if bad.any():
+                    raise AuditInputError(
+                        f"{self._origin}: term {term.label!r}: value is missing or not finite for "
+                        f"{int(bad.sum())} rows (columns: {', '.join(sorted(expr.columns)) or 'none'})")
+                cols[term.id] = term.points * vf
+        return pd.DataFrame(cols, index=people.index)
+
+    def raw_scores(self, people: pd.DataFrame) -> np.ndarray:
+        """The score from own behaviour before clamping to the range."""
+        self.check_columns(people)
+        if self.kind == "points":
+            total = np.full(len(people), float(self.base or 0.0))
+            # Summing term by term avoids materialising the (n, terms) frame on the hot path.
+            for term, expr in zip(self.terms, self._compiled):
+                v = expr.evaluate(people)
+                if term.kind == "condition":
+                    if v.dtype != bool:
+                        v = np.nan_to_num(np.asarray(v, dtype=float)) != 0
+                    total += term.points * v
+                else:
+                    total += term.points * v
+            scores = total
+        elif self.kind == "observed":
+            col = people[self.score_column]
+            try:
+                scores = col.to_numpy(dtype=float)
+            except (TypeError, ValueError):
+                raise AuditInputError(f"column {self.score_column!r}: observed scores must be numeric") from None
+        else:
+            scores = self._raw_scorer(people)
+        scores = np.asarray(scores, dtype=float)
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            raise AuditInputError(
+                f"rule {self.name!r}: score is missing or not finite for {int(bad.sum())} of {len(scores)} rows"
+                + (f" (check column {self.score_column!r})" if self.score_column else "")
+            )
+        return scores
+
+    def own_scores(self, people: pd.DataFrame) -> np.ndarray:
+        """The score from own behaviour alone, clamped to the rule's range."""
+        s = self.raw_scores(people)
+        if self.range is not None:
+            s = np.clip(s, self.range[0], self.range[1])
+        return s
+
+    def scores(self, people: pd.DataFrame, graph=None) -> ScoreSet:
+        """Own and final scores; the network term is applied when the rule has one and a graph is given."""
+        own = self.own_scores(people)
+        if self.network is None or graph is None:
+            return ScoreSet(own, own, 0, False)
+        from audit.graph import solve_network
+
+        if graph.n_nodes != len(own):
+            raise AuditInputError(
+                f"graph has {graph.n_nodes} nodes but the population has {len(own)} rows")
+        lo, hi = self.range if self.range is not None else (None, None)
+        sol = solve_network(own, graph, self.network.weight, lo=lo, hi=hi,
+                            tolerance=self.network.tolerance, max_iterations=self.network.max_iterations)
+        return ScoreSet(own, sol.scores, sol.iterations, True)
+
+    def score(self, people: pd.DataFrame, graph=None) -> np.ndarray:
+        """Final scores: own behaviour, pulled toward friends' scores when the rule has a network term."""
+        return self.scores(people, graph).final
+
+    def attainment(self, scores: np.ndarray) -> np.ndarray:
+        """Boolean matrix (n, n_tiers): who attains each tier."""
+        return attainment(self.tiers, scores)
+
+    # ------------------------------------------------------------------ variants
+    def without_network(self) -> Rule:
+        """The same rule with the friends term switched off."""
+        return replace(self, network=None, content_hash=_canonical_hash([self.content_hash, "without-network"]))
+
+    def with_network(self, weight: float) -> Rule:
+        """The same rule with the friends term at another weight (for sensitivity analyses)."""
+        net = replace(self.network, weight=weight) if self.network else NetworkTerm(weight)
+        return replace(self, network=net, content_hash=_canonical_hash([self.content_hash, "network", weight]))
+
+    def without_terms(self, ids: Sequence[str]) -> Rule:
+        """The same points table with the given terms removed (counterfactual: the term never existed)."""
+        if not self.is_additive:
+            raise AuditInputError(f"rule {self.name!r}: only points tables have terms to remove")
+        ids = set(ids)
+        unknown = ids - {t.id for t in self.terms}
+        if unknown:
+            raise AuditInputError(f"rule {self.name!r}: no term with id {sorted(unknown)[0]!r}")
+        keep = [(t, e) for t, e in zip(self.terms, self._compiled) if t.id not in ids]
+        feats = set().union(*(e.columns for _, e in keep)) if keep else set()
+        return replace(
+            self,
+            terms=tuple(t for t, _ in keep),
+            _compiled=tuple(e for _, e in keep),
+            features=tuple(sorted(feats)),
+            content_hash=_canonical_hash([self.content_hash, "without", sorted(ids)]),
+        )
+
+    def with_features(self, features: Sequence[str]) -> Rule:
+        """Declare the input columns of a callable rule (used when they were not given)."""
+        return replace(self, features=tuple(sorted(features)))
+
+    # ------------------------------------------------------------------ description
+    def to_card(self) -> dict:
+        """A JSON-ready description: every term, its points, its source or 'illustrative', and the tiers."""
+        card: dict[str, Any] = {
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "description": self.description,
+            "content_hash": self.content_hash,
+            "features": list(self.features),
+            "higher_is_better": self.higher_is_better,
+            "base": self.base,
+            "range": list(self.range) if self.range else None,
+            "terms": [
+                {"id": t.id, "label": t.label, "kind": t.kind, "expression": t.expression,
+                 "points": t.points, "source": t.source, "illustrative": t.illustrative, "note": t.note}
+                for t in self.terms
+            ],
+            "network": None if self.network is None else {
+                "weight": self.network.weight, "tolerance": self.network.tolerance,
+                "max_iterations": self.network.max_iterations, "source": self.network.source,
+                "illustrative": self.network.illustrative,
+                "formula": "final = (1 - weight) * own + weight * mean(friends' final scores); "
+                           "people without friends keep their own score",
+            },
+            "tiers": [
+                {"name": t.name, "benefit": t.benefit, "rule": t.describe(), "threshold": t.threshold,
+                 "at_most": t.at_most, "top_k": t.top_k, "top_fraction": t.top_fraction,
+                 "source": t.source, "illustrative": t.illustrative}
+                for t in self.tiers
+            ],
+            "sources": [dict(s) for s in self.sources],
+            "columns": {k: dict(v) for k, v in sorted(self.columns.items())},
+        }
+        if self.score_column:
+            card["score_column"] = self.score_column
+        return card
+
+    def __repr__(self) -> str:
+        return (f"Rule(name={self.name!r}, kind={self.kind!r}, status={self.status!r}, "
+                f"terms={len(self.terms)}, tiers={[t.name for t in self.tiers]}, "
+                f"network={None if self.network is None else self.network.weight})")
+
+    def _repr_html_(self) -> str:
+        from audit.report import render_rule_card_html
+
+        return render_rule_card_html(self.to_card())
+
+
+range_ = range  # the builtin, shadowed by the `range` parameter names above
+
+
+def _tiers_from(tiers: Mapping[str, float] | Sequence[Tier], name: str) -> tuple[Tier, ...]:
+    if isinstance(tiers, Mapping):
+        out = tuple(Tier(str(k), threshold=float(v)) for k, v in tiers.items())
+    else:
+        out = tuple(tiers)
+        if not all(isinstance(t, Tier) for t in out):
+            raise AuditInputError(f"rule {name!r}: tiers must be a mapping name -> threshold or a list of Tier")
+    if not out:
+        raise AuditInputError(f"rule {name!r}: at least one tier is needed")
+    if len({t.name for t in out}) != len(out):
+        raise AuditInputError(f"rule {name!r}: tier names must be unique")
+    return out
+
+
+def _network_from(network: Mapping[str, float] | NetworkTerm | None) -> NetworkTerm | None:
+    if network is None or isinstance(network, NetworkTerm):
+        return network
+    allowed = {"weight", "tolerance", "max_iterations"}
+    extra = set(network) - allowed
+    if extra:
+        raise AuditInputError(f"network term: unknown key {sorted(extra)[0]!r} (allowed: {sorted(allowed)})")
+    w = float(network.get("weight", 0))
+    if not 0 < w < 1:
+        raise AuditInputError(f"network term: weight must be in (0, 1), got {w}")
+    return NetworkTerm(w, float(network.get("tolerance", 1e-9)), int(network.get("max_iterations", 10_000)))
+
+
+def _checked_callable(fn: Callable, name: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    def scorer(people: pd.DataFrame) -> np.ndarray:
+        out = fn(people)
+        arr = np.asarray(out, dtype=float).reshape(-1) if np.ndim(out) else np.full(len(people), float(out))
+        if arr.shape[0] != len(people):
+            raise AuditInputError(f"rule {name!r}: the function returned {arr.shape[0]} scores for {len(people)} rows")
+        return arr
+
+    return scorer
+
+
+# ---------------------------------------------------------------------- loading
+def _builtin_names() -> list[str]:
+    files = resources.files(BUILTIN)
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_rule(name_or_path: str | Path | Rule) -> Rule:
+    """Load a built-in rule by name (see :func:`list_rules`) or a YAML points table from a path.
+
+    Examples
+    --------
+    >>> import audit
+    >>> rule = audit.load_rule("sesame")
+    >>> rule.range
+    (350.0, 950.0)
+    """
+    if isinstance(name_or_path, Rule):
+        return name_or_path
+    text = str(name_or_path)
+    if not text.endswith((".yaml", ".yml")) and "/" not in text and "\\" not in text:
+        if text in _builtin_names():
+            spec_text = resources.files(BUILTIN).joinpath(text + ".yaml").read_text(encoding="utf-8")
+            from audit.rules._spec import parse_spec
+
+            return Rule.from_spec(parse_spec(spec_text, source=f"builtin:{text}"), origin=f"builtin:{text}")
+        if not Path(text).exists():
+            raise AuditInputError(
+                f"unknown rule {text!r}: not a built-in rule ({', '.join(_builtin_names())}) nor a file")
+    return validate_rule_file(text)
+
+
+def validate_rule_file(path: str | Path) -> Rule:
+    """Parse, validate and compile a rule file; raises a one-line :class:`AuditInputError` naming file and term."""
+    spec, _ = read_spec(path)
+    return Rule.from_spec(spec, origin=str(path))
+
+
+def list_rules() -> list[dict]:
+    """The built-in rules: name, title, status, kind, number of terms and tiers."""
+    out = []
+    for name in _builtin_names():
+        r = load_rule(name)
+        out.append({"name": r.name, "title": r.title, "status": r.status, "kind": r.kind,
+                    "terms": len(r.terms), "tiers": len(r.tiers), "network": r.network is not None})
+    return out
