@@ -20,3 +20,8 @@ class AuditInputError(ValueError):
         # Keep the contract even when a caller interpolates multi-line text
         # (a pandas error, a YAML snippet): fold it onto one line.
         super().__init__(" ".join(str(message).split()))
+
+
+def show_value(value: object) -> str:
+    """A value as it should appear in an error message: ``9`` or ``'x'``, not ``np.int64(9)``."""
+    return repr(value.item() if hasattr(value, "item") else value)

@@ -91,6 +91,13 @@ def _parse_reference(items: list[str]) -> dict | None:
     return out or None
 
 
+def _console():
+    from rich.console import Console
+
+    # Piped output (files, grep, CI logs) gets wide lines instead of tables wrapped at 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=200, no_color=True)
+
+
 def _print_rule(name: str, as_json: bool) -> None:
     from audit.rules import load_rule
 
@@ -98,11 +105,10 @@ def _print_rule(name: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(card, indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    con = Console()
+    con = _console()
     con.print(f"[bold]{escape(card['title'])}[/bold]  ({escape(card['name'])}; {escape(card['status'])}; "
               f"{escape(card['kind'])})")
     if card["description"]:
@@ -154,13 +160,12 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if args.command == "rules":
         if args.rules_command == "list":
-            from rich.console import Console
             from rich.table import Table
 
             t = Table("name", "status", "kind", "terms", "tiers", "title")
             for r in audit.list_rules():
                 t.add_row(r["name"], r["status"], r["kind"], str(r["terms"]), str(r["tiers"]), r["title"])
-            Console().print(t)
+            _console().print(t)
         elif args.rules_command == "show":
             _print_rule(args.name, args.json)
         else:
@@ -172,14 +177,13 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
         from audit import datasets
 
         if args.datasets_command == "list":
-            from rich.console import Console
             from rich.table import Table
 
             t = Table("name", "kind", "title", "protected", "available")
             for d in datasets.list_datasets():
                 t.add_row(d["name"], d.get("kind", ""), d.get("title", ""), ", ".join(d.get("protected", [])),
                           "yes" if d.get("available") else "no")
-            Console().print(t)
+            _console().print(t)
         elif args.datasets_command == "generate":
             paths = datasets.write_sesame(args.out, n=args.n, seed=args.seed, fmt=args.format,
                                           mean_degree=args.mean_degree, homophily=args.homophily,

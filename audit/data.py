@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit._errors import AuditInputError
+from audit._errors import AuditInputError, show_value
 from audit.graph import read_table
 
 __all__ = ["Population", "load_population", "frame_hash"]
@@ -103,7 +103,7 @@ def load_population(
             raise AuditInputError(f"{name}: column {id_col!r} has {int(ids.isna().sum())} missing ids")
         if ids.duplicated().any():
             raise AuditInputError(
-                f"{name}: column {id_col!r}: id {ids[ids.duplicated()].iloc[0]!r} appears more than once")
+                f"{name}: column {id_col!r}: id {show_value(ids[ids.duplicated()].iloc[0])} appears more than once")
     else:
         id_col = None
     frame = frame.reset_index(drop=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from audit._errors import AuditInputError
+from audit._errors import AuditInputError, show_value
 
 __all__ = ["Graph", "NetworkSolution", "load_graph", "graph_from_adjacency", "solve_network", "read_table"]
 
@@ -160,7 +160,7 @@ def load_graph(
     index = pd.Index(ids)
     if index.has_duplicates:
         dup = index[index.duplicated()][0]
-        raise AuditInputError(f"population column {id_name!r}: id {dup!r} appears more than once")
+        raise AuditInputError(f"population column {id_name!r}: id {show_value(dup)} appears more than once")
     ends = []
     for c in (source_col, target_col):
         col = frame[c]
@@ -171,7 +171,7 @@ def load_graph(
             bad = col.to_numpy()[pos < 0]
             raise AuditInputError(
                 f"{name}: column {c!r}: {len(bad)} ids are not in the population's {id_name!r} column "
-                f"(first: {bad[0]!r})")
+                f"(first: {show_value(bad[0])})")
         ends.append(pos.astype(np.int64))
     u, v = ends
     n = len(index)

@@ -351,6 +351,9 @@ class Rule:
                     total += term.points * v
                 else:
                     total += term.points * v
+            if not np.isfinite(total).all():
+                # Only on failure: find and name the term that produced missing values.
+                self.term_contributions(people)
             scores = total
         elif self.kind == "observed":
             col = people[self.score_column]
