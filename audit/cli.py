@@ -182,7 +182,7 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
             t = Table("name", "kind", "title", "protected", "available")
             for d in datasets.list_datasets():
                 t.add_row(d["name"], d.get("kind", ""), d.get("title", ""), ", ".join(d.get("protected", [])),
-                          "yes" if d.get("available") else "no")
+                          "yes" if d.get("found") else "no")
             _console().print(t)
         elif args.datasets_command == "generate":
             paths = datasets.write_sesame(args.out, n=args.n, seed=args.seed, fmt=args.format,

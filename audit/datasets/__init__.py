@@ -6,16 +6,23 @@ package: public data sets are read from a local copy (``path=``,
 ``$AUDIT_DATA_DIR`` or the user cache filled by ``audit datasets fetch NAME``).
 """
 
+from audit.datasets._fetch import fetch
+from audit.datasets._loaders import (
+    Network,
+    load_adult,
+    load_compas,
+    load_ego_facebook,
+    load_email_eu_core,
+    load_facebook100,
+    load_fico,
+    load_german_credit,
+    load_taiwan_credit,
+)
+from audit.datasets._registry import list_datasets
 from audit.datasets._synthetic import generate_sesame, load_config, write_sesame
 
-__all__ = ["generate_sesame", "load_config", "write_sesame"]
-
-try:  # the loaders land separately; keep the synthetic generator importable meanwhile
-    from audit.datasets._fetch import fetch  # noqa: F401
-    from audit.datasets._loaders import *  # noqa: F401,F403
-    from audit.datasets._loaders import __all__ as _loader_names
-    from audit.datasets._registry import list_datasets  # noqa: F401
-
-    __all__ += [*_loader_names, "fetch", "list_datasets"]
-except ImportError:  # pragma: no cover
-    pass
+__all__ = [
+    "Network", "fetch", "generate_sesame", "list_datasets", "load_adult", "load_compas", "load_config",
+    "load_ego_facebook", "load_email_eu_core", "load_facebook100", "load_fico", "load_german_credit",
+    "load_taiwan_credit", "write_sesame",
+]
