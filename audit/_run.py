@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._progress import track
 from audit.data import Population, load_population
 from audit.graph import Graph, load_graph
 from audit.groups import build_groupings
@@ -170,9 +171,8 @@ def run(
     )
     options = dict(options or {})
     results: dict[str, Any] = {}
-    for name in FAMILIES:
-        if name not in families:
-            continue
+    chosen = [name for name in FAMILIES if name in families]
+    for name in track(chosen, total=len(chosen), description="auditing"):
         module = importlib.import_module(f"audit.{name}")
         runner = getattr(module, "audit_family", None)
         if runner is None:
