@@ -17,8 +17,42 @@ def run_demo(out: str | Path = "reports/demo", *, n: int = 20_000, seed: int = 0
     return report, report.save(out)
 
 
+COMPAS_PROTECTED = ["race", "sex", "age_cat"]
+
+
+def _compas_data_default() -> Path | None:
+    """The ``../shared/data/compas`` folder next to a development checkout, if there is one.
+
+    Elsewhere ``None``: the loader then looks in ``$AUDIT_DATA_DIR`` and the user cache
+    (filled by ``audit datasets fetch compas``).
+    """
+    sibling = Path(__file__).resolve().parents[2] / "shared" / "data" / "compas"
+    return sibling if sibling.is_dir() else None
+
+
+def run_compas(out: str | Path = "reports/compas", *, data: str | Path | None = None, seed: int = 0,
+               command: str | None = None):
+    """Audit the COMPAS deciles from their released outputs (the built-in observed rule ``compas``).
+
+    ProPublica's Broward County data, filtered as in ProPublica's analysis (6,172
+    defendants), with two-year recidivism as the outcome for error rates and
+    White defendants as the reference group for race.  Names, dates of birth and
+    case numbers are never read.
+    """
+    import audit
+
+    people = audit.datasets.load_compas(data if data is not None else _compas_data_default(), filtered=True)
+    report = audit.run("compas", people, protected=COMPAS_PROTECTED, label="two_year_recid",
+                       reference={"race": "Caucasian"}, seed=seed,
+                       command=command or "python3 dev.py reports  (audit._examples.run_compas)")
+    return report, report.save(out)
+
+
 def main() -> None:
     report, paths = run_demo("reports/demo", command="audit demo --out reports/demo")
+    for p in paths.values():
+        print(f"wrote {p}")
+    report, paths = run_compas("reports/compas")
     for p in paths.values():
         print(f"wrote {p}")
 

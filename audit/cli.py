@@ -122,8 +122,20 @@ def _print_rule(name: str, as_json: bool) -> None:
             pts = f"{term['points']:g}" + (" per unit" if term["kind"] == "value" else "")
             t.add_row(escape(term["label"]), escape(term["expression"]), pts, escape(src))
         con.print(t)
+    def cited(block) -> str:
+        if not block:
+            return ""
+        src = f" source: {block['source']}" if block.get("source") else ""
+        return escape(f" ({'illustrative' if block.get('illustrative') else 'cited'};{src})")
+
+    if card.get("base") is not None:
+        con.print(f"base: {card['base']:g}" + cited(card.get("base_citation")))
     if card.get("range"):
-        con.print(f"range: {card['range'][0]:g}–{card['range'][1]:g}")
+        con.print(f"range: {card['range'][0]:g}–{card['range'][1]:g}" + cited(card.get("range_citation")))
+    if card.get("lookup"):
+        lk = card["lookup"]
+        table = ", ".join(f"{row['raw']:g}→{row['scaled']:g}" for row in lk["table"])
+        con.print(f"lookup ({escape(lk['label'])}): raw total {escape(table)}" + cited(lk))
     if card["network"]:
         con.print(f"network: weight {card['network']['weight']:g}; {escape(card['network']['formula'])}")
     tt = Table("tier", "rule", "benefit", "source")
@@ -134,7 +146,7 @@ def _print_rule(name: str, as_json: bool) -> None:
     if card["columns"]:
         con.print("needs columns: " + ", ".join(f"{escape(k)} ({v.get('type')})" for k, v in card["columns"].items()))
     for s in card["sources"]:
-        con.print(f"[{escape(s['id'])}] {escape(s['citation'])}" + (f" {escape(s['url'])}" if s.get("url") else ""))
+        con.print(escape(f"[{s['id']}] {s['citation']}" + (f" {s['url']}" if s.get("url") else "")))
 
 
 def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
@@ -199,10 +211,13 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
 def _summary(report, paths) -> None:
     po = report.pushed_out
     print(f"{len(po)} pushed-out finding(s)" + (":" if po else ""))
+    def num(x, fmt: str = ".2f") -> str:
+        return "suppressed" if x is None else format(x, fmt)
+
     for e in po[:5]:
         g = ", ".join(f"{k}={v}" for k, v in e["group"].items())
-        print(f"  {g} — {e['tier']}: impact ratio {e['impact_ratio']:.2f} "
-              f"(95% CI {e['ci_low']:.2f}–{e['ci_high']:.2f}), q={e['q_value']:.2g}, {e['mechanism']}")
+        print(f"  {g} — {e['tier']}: impact ratio {num(e['impact_ratio'])} "
+              f"(95% CI {num(e['ci_low'])}–{num(e['ci_high'])}), q={num(e['q_value'], '.2g')}, {e['mechanism']}")
     for p in paths.values():
         print(f"wrote {p}")
 

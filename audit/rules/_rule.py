@@ -18,7 +18,7 @@ from audit._errors import AuditInputError
 from audit.rules._spec import RuleSpec, read_spec, slug
 from audit.rules._tiers import Tier, attainment
 
-__all__ = ["Rule", "Term", "NetworkTerm", "ScoreSet", "load_rule", "list_rules", "validate_rule_file"]
+__all__ = ["Rule", "Term", "NetworkTerm", "Lookup", "ScoreSet", "load_rule", "list_rules", "validate_rule_file"]
 
 BUILTIN = "audit.rules.builtin"
 
@@ -55,6 +55,44 @@ class NetworkTerm:
     max_iterations: int = 10_000
     source: str | None = None
     illustrative: bool = False
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A published raw-to-scale conversion applied to a points total (e.g. the PSA's 1-6 scales).
+
+    ``raw`` and ``scaled`` are parallel, ``raw`` sorted ascending.  A total listed
+    in ``raw`` maps to its ``scaled`` value.  A total between two listed totals
+    can only come from a counterfactual (a yes/no factor set to its population
+    share, say): it is interpolated linearly between its neighbours, which is the
+    expected scaled score when the total is rounded up with probability equal to
+    its fractional part.  A total outside ``raw[0]..raw[-1]`` is an error.
+    """
+
+    raw: tuple[float, ...]
+    scaled: tuple[float, ...]
+    label: str = "scaled score"
+    source: str | None = None
+    illustrative: bool = False
+    note: str = ""
+
+    def apply(self, totals: np.ndarray, *, rule: str = "rule") -> np.ndarray:
+        """Map raw totals to the scale (see the class docstring for totals between table entries)."""
+        totals = np.asarray(totals, dtype=float)
+        keys = np.asarray(self.raw, dtype=float)
+        outside = (totals < keys[0] - 1e-9) | (totals > keys[-1] + 1e-9)
+        if outside.any():
+            raise AuditInputError(
+                f"rule {rule!r}: raw points total {totals[outside][0]:g} is outside the lookup table "
+                f"({int(outside.sum())} rows; table covers {keys[0]:g}..{keys[-1]:g})")
+        out = np.interp(totals, keys, np.asarray(self.scaled, dtype=float))
+        # Exact table hits (up to float rounding of the summed points) take the listed value.
+        idx = np.clip(np.searchsorted(keys, totals), 0, len(keys) - 1)
+        lo = np.clip(idx - 1, 0, len(keys) - 1)
+        nearer = np.where(np.abs(keys[lo] - totals) < np.abs(keys[idx] - totals), lo, idx)
+        hit = np.abs(keys[nearer] - totals) <= 1e-9
+        out[hit] = np.asarray(self.scaled, dtype=float)[nearer[hit]]
+        return out
 
 
 @dataclass(frozen=True)
@@ -107,6 +145,8 @@ class Rule:
     columns: Mapping[str, dict] = field(default_factory=dict)
     content_hash: str = ""
     score_column: str | None = None
+    lookup: Lookup | None = None
+    citations: Mapping[str, dict] = field(default_factory=dict)  # {"base": {...}, "range": {...}}
     _raw_scorer: Callable[[pd.DataFrame], np.ndarray] | None = field(default=None, repr=False)
     _compiled: tuple = field(default=(), repr=False)
     _origin: str = field(default="", repr=False)
@@ -138,6 +178,17 @@ class Rule:
         if spec.network is not None:
             n = spec.network
             net = NetworkTerm(n.weight, n.tolerance, n.max_iterations, n.source, n.illustrative)
+        lookup = None
+        if spec.lookup is not None:
+            pairs = sorted(spec.lookup.table.items())
+            lookup = Lookup(tuple(float(k) for k, _ in pairs), tuple(float(v) for _, v in pairs),
+                            spec.lookup.label, spec.lookup.source, spec.lookup.illustrative, spec.lookup.note)
+        citations = {k: c.model_dump(exclude_none=True) for k, c in
+                     (("base", spec.base_citation), ("range", spec.range_citation)) if c is not None}
+        dumped = spec.model_dump(mode="json")
+        for key in ("base_citation", "range_citation", "lookup"):  # absent keys keep older rules' hashes
+            if dumped.get(key) is None:
+                dumped.pop(key, None)
         return cls(
             name=spec.name,
             title=spec.title,
@@ -153,8 +204,10 @@ class Rule:
             network=net,
             higher_is_better=spec.higher_is_better,
             columns={k: v.model_dump(exclude_none=True) for k, v in spec.columns.items()},
-            content_hash=_canonical_hash(spec.model_dump(mode="json")),
+            content_hash=_canonical_hash(dumped),
             score_column=spec.score_column,
+            lookup=lookup,
+            citations=citations,
             _compiled=tuple(compiled),
             _origin=origin,
         )
@@ -295,15 +348,20 @@ class Rule:
     # ------------------------------------------------------------------ properties
     @property
     def is_additive(self) -> bool:
-        """True for points tables: the score is base + a sum of per-term points."""
-        return self.kind == "points"
+        """True for points tables: the score is base + a sum of per-term points.
+
+        False for a points table with a ``lookup`` (a raw-to-scale conversion such
+        as the PSA's): its *raw total* is additive (see :meth:`raw_totals` and
+        :meth:`without_lookup`), its final score is not.
+        """
+        return self.kind == "points" and self.lookup is None
 
     # ------------------------------------------------------------------ scoring
     def check_columns(self, people: pd.DataFrame, *, source: str = "data") -> None:
         """Raise a one-line error naming the first column this rule needs that ``people`` lacks."""
         for col in self.features:
             if col not in people.columns:
-                used_by = [t.label for t, e in zip(self.terms, self._compiled) if col in e.columns]
+                used_by = [t.label for t, e in zip(self.terms, self._compiled, strict=True) if col in e.columns]
                 who = f"term {used_by[0]!r} of rule {self.name!r}" if used_by else f"rule {self.name!r}"
                 raise AuditInputError(f"{source}: column {col!r} (read by {who}) is missing")
 
@@ -311,12 +369,14 @@ class Rule:
         """Points each term gives each person (points tables only): one float column per term id.
 
         ``base + contributions.sum(axis=1)``, clamped to the range, is the own score.
+        For a rule with a ``lookup`` it is the raw total (:meth:`raw_totals`) that the
+        contributions add up to; the lookup then converts that total to the scale.
         """
-        if not self.is_additive:
+        if self.kind != "points":
             raise AuditInputError(f"rule {self.name!r} is a {self.kind} rule, not an additive points table")
         self.check_columns(people)
         cols = {}
-        for term, expr in zip(self.terms, self._compiled):
+        for term, expr in zip(self.terms, self._compiled, strict=True):
             v = expr.evaluate(people)
             if term.kind == "condition":
                 if v.dtype != bool:
@@ -337,13 +397,19 @@ class Rule:
                 cols[term.id] = term.points * vf
         return pd.DataFrame(cols, index=people.index)
 
+    def raw_totals(self, people: pd.DataFrame) -> np.ndarray:
+        """Points tables: ``base`` + the sum of the terms' points, before any lookup and clamping."""
+        if self.kind != "points":
+            raise AuditInputError(f"rule {self.name!r} is a {self.kind} rule, not a points table")
+        return self.without_lookup().raw_scores(people) if self.lookup is not None else self.raw_scores(people)
+
     def raw_scores(self, people: pd.DataFrame) -> np.ndarray:
-        """The score from own behaviour before clamping to the range."""
+        """The score from own behaviour before clamping to the range (after the lookup, if any)."""
         self.check_columns(people)
         if self.kind == "points":
             total = np.full(len(people), float(self.base or 0.0))
             # Summing term by term avoids materialising the (n, terms) frame on the hot path.
-            for term, expr in zip(self.terms, self._compiled):
+            for term, expr in zip(self.terms, self._compiled, strict=True):
                 v = expr.evaluate(people)
                 if term.kind == "condition":
                     if v.dtype != bool:
@@ -355,6 +421,8 @@ class Rule:
                 # Only on failure: find and name the term that produced missing values.
                 self.term_contributions(people)
             scores = total
+            if self.lookup is not None:
+                scores = self.lookup.apply(scores, rule=self.name)
         elif self.kind == "observed":
             col = people[self.score_column]
             try:
@@ -413,14 +481,17 @@ class Rule:
         return replace(self, network=net, content_hash=_canonical_hash([self.content_hash, "network", weight]))
 
     def without_terms(self, ids: Sequence[str]) -> Rule:
-        """The same points table with the given terms removed (counterfactual: the term never existed)."""
-        if not self.is_additive:
+        """The same points table with the given terms removed (counterfactual: the term never existed).
+
+        A ``lookup`` is kept and applied to the reduced total.
+        """
+        if self.kind != "points":
             raise AuditInputError(f"rule {self.name!r}: only points tables have terms to remove")
         ids = set(ids)
         unknown = ids - {t.id for t in self.terms}
         if unknown:
             raise AuditInputError(f"rule {self.name!r}: no term with id {sorted(unknown)[0]!r}")
-        keep = [(t, e) for t, e in zip(self.terms, self._compiled) if t.id not in ids]
+        keep = [(t, e) for t, e in zip(self.terms, self._compiled, strict=True) if t.id not in ids]
         feats = set().union(*(e.columns for _, e in keep)) if keep else set()
         return replace(
             self,
@@ -429,6 +500,18 @@ class Rule:
             features=tuple(sorted(feats)),
             content_hash=_canonical_hash([self.content_hash, "without", sorted(ids)]),
         )
+
+    def without_lookup(self) -> Rule:
+        """The additive part of a points table with a ``lookup``: the raw points total itself.
+
+        Tiers and range belong to the scaled score, so the returned rule has neither
+        (one catch-all tier, as a rule needs one); use it for decompositions.
+        """
+        if self.lookup is None:
+            return self
+        return replace(self, lookup=None, range=None, tiers=(Tier("raw total", threshold=float(self.lookup.raw[0])),),
+                       title=f"{self.title} (raw points total)",
+                       content_hash=_canonical_hash([self.content_hash, "without-lookup"]))
 
     def with_features(self, features: Sequence[str]) -> Rule:
         """Declare the input columns of a callable rule (used when they were not given)."""
@@ -471,6 +554,16 @@ class Rule:
         }
         if self.score_column:
             card["score_column"] = self.score_column
+        if self.lookup is not None:
+            lk = self.lookup
+            card["lookup"] = {
+                "label": lk.label, "source": lk.source, "illustrative": lk.illustrative, "note": lk.note,
+                "table": [{"raw": r, "scaled": v} for r, v in zip(lk.raw, lk.scaled, strict=True)],
+                "formula": f"{lk.label} = table[base + sum of term points]; the raw total is additive, "
+                           "the scaled score is not",
+            }
+        for key, cite in self.citations.items():
+            card[f"{key}_citation"] = dict(cite)
         return card
 
     def __repr__(self) -> str:

@@ -74,6 +74,23 @@ class NetworkSpec(_Cited):
     max_iterations: int = Field(default=10_000, ge=1, le=1_000_000)
 
 
+class CitationSpec(_Cited):
+    """Where a single number of the rule (its ``base`` or its ``range``) comes from."""
+
+
+class LookupSpec(_Cited):
+    """A published raw-to-scale conversion: the points total is looked up in ``table``.
+
+    ``table`` maps every possible raw total (an integer) to the scaled score the
+    rule reports, e.g. the PSA's failure-to-appear points 0..7 -> scale 1..6.
+    A total outside the table is an error; a fractional total inside it (only
+    counterfactuals make one) is interpolated, see :class:`audit.rules._rule.Lookup`.
+    """
+
+    label: str = Field(default="scaled score", min_length=1, max_length=200)
+    table: dict[int, float] = Field(min_length=1)
+
+
 class TierSpec(_Cited):
     name: str = Field(min_length=1, max_length=200)
     benefit: str = Field(default="", max_length=1000)
@@ -93,7 +110,10 @@ class RuleSpec(_Strict):
     columns: dict[str, ColumnSpec] = {}
     higher_is_better: bool = True
     base: float = 0.0
+    base_citation: CitationSpec | None = None
     range: tuple[float, float] | None = None
+    range_citation: CitationSpec | None = None
+    lookup: LookupSpec | None = None
     score_column: str | None = None
     terms: list[TermSpec] = []
     network: NetworkSpec | None = None
@@ -114,11 +134,22 @@ class RuleSpec(_Strict):
         cited = [("term", t.label, t.source) for t in self.terms] + [("tier", t.name, t.source) for t in self.tiers]
         if self.network is not None:
             cited.append(("network", "network", self.network.source))
+        for what, block in (("base", self.base_citation), ("range", self.range_citation),
+                            ("lookup", self.lookup)):
+            if block is not None:
+                cited.append((what, what, block.source))
         for what, label, src in cited:
             if src is not None and src not in known:
                 raise ValueError(f"{what} {label!r} cites unknown source {src!r}")
         if self.kind == "points" and not self.terms:
             raise ValueError("a points table needs at least one term")
+        if self.lookup is not None:
+            if self.kind != "points":
+                raise ValueError("a 'lookup' converts a points total; it needs kind: points")
+            if self.network is not None:
+                raise ValueError("a rule with a 'lookup' cannot also have a network term")
+        if self.range_citation is not None and self.range is None:
+            raise ValueError("'range_citation' cites a 'range' that the rule does not give")
         if self.kind == "observed":
             if not self.score_column:
                 raise ValueError("an observed-score rule needs 'score_column'")
