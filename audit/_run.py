@@ -79,6 +79,7 @@ def run(
     families: Sequence[str] = FAMILIES,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     command: str | None = None,
+    synthetic: str | None = None,
 ):
     """Audit a scoring rule on a population (and its social graph).
 
@@ -113,6 +114,10 @@ def run(
         Extra keyword arguments per family, e.g. ``{"contagion": {"rounds": 5}}``.
     command : str, optional
         The command line, recorded in the reproducibility block.
+    synthetic : str, optional
+        Say that the data are synthetic (and how they were made), so the report
+        states that it shows mechanisms, not facts about real groups.  Frames
+        from :func:`audit.generate_sesame` carry this already.
 
     Returns
     -------
@@ -167,7 +172,8 @@ def run(
         groupings=groupings, scores=scores, attainment=rule.attainment(scores.final), seed=int(seed),
         reference=dict(reference) if reference else None, intersections=intersections,
         min_group_size=int(min_group_size), disclosure_threshold=int(disclosure_threshold), alpha=float(alpha),
-        protected_read_by_rule=overlap, command=command,
+        protected_read_by_rule=overlap, command=command, families=[f for f in FAMILIES if f in families],
+        synthetic=synthetic or pop.synthetic,
     )
     options = dict(options or {})
     results: dict[str, Any] = {}

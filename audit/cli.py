@@ -209,15 +209,12 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _summary(report, paths) -> None:
-    po = report.pushed_out
-    print(f"{len(po)} pushed-out finding(s)" + (":" if po else ""))
-    def num(x, fmt: str = ".2f") -> str:
-        return "suppressed" if x is None else format(x, fmt)
-
-    for e in po[:5]:
-        g = ", ".join(f"{k}={v}" for k, v in e["group"].items())
-        print(f"  {g} — {e['tier']}: impact ratio {num(e['impact_ratio'])} "
-              f"(95% CI {num(e['ci_low'])}–{num(e['ci_high'])}), q={num(e['q_value'], '.2g')}, {e['mechanism']}")
+    """Print the report's lead (the same sentences as report.md/html) and the files written."""
+    doc = report.document
+    summary = doc.get("summary") or {}
+    print(f"{len(doc['pushed_out'])} pushed-out finding(s).", summary.get("headline", ""))
+    for finding in summary.get("findings", [])[:6]:
+        print(f"  - {finding['text']}")
     for p in paths.values():
         print(f"wrote {p}")
 

@@ -44,12 +44,15 @@ class Population:
     source : str
         File name (never an absolute path) or ``"<DataFrame>"``.
     data_hash : str
+    synthetic : str or None
+        How the data were generated, when they are synthetic (from ``frame.attrs["synthetic"]``).
     """
 
     frame: pd.DataFrame
     id_col: str | None
     source: str
     data_hash: str
+    synthetic: str | None = None
 
     @property
     def n(self) -> int:
@@ -106,5 +109,6 @@ def load_population(
                 f"{name}: column {id_col!r}: id {show_value(ids[ids.duplicated()].iloc[0])} appears more than once")
     else:
         id_col = None
+    synthetic = frame.attrs.get("synthetic")
     frame = frame.reset_index(drop=True)
-    return Population(frame, id_col, source, frame_hash(frame))
+    return Population(frame, id_col, source, frame_hash(frame), str(synthetic) if synthetic else None)

@@ -1,17 +1,44 @@
-"""Build the report document (exactly what report.json holds) from an audit's results."""
+"""Build the report document (exactly what report.json holds) from an audit's results.
+
+The document is the single source of every format: report.md, report.html and
+the notebook display are rendered from it alone (never from the people table),
+so no format can show something report.json does not hold, and no individual
+row can reach any of them.  The layout is described in ``SCHEMA.md`` and
+checked by ``schema.json``.
+"""
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from audit._version import __version__
+from audit.report._lead import build_summary
 
 SCHEMA_VERSION = "1.0.0"
-_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "statsmodels", "networkx")
+FAMILIES = ("impact", "proxy", "contagion")
+_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "statsmodels", "networkx", "matplotlib",
+             "Jinja2")
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+#: Keys that hold a count of people anywhere in the document.  A value between 1
+#: and the disclosure threshold - 1 under one of these keys is replaced by None
+#: (with ``suppressed: true`` beside it) before the document is returned: a
+#: last safety net behind each family's own suppression.
+COUNT_KEYS = frozenset({
+    "n", "count", "hits", "people", "n_people", "isolates", "attaining", "n_attaining", "attained", "reached",
+    "n_reached", "unfriended", "n_unfriended", "reference_n", "n_reference", "missing", "n_missing", "members",
+    "favourable_count", "reference_favourable_count", "events", "labelled", "positives", "negatives", "tp", "fp",
+    "fn", "tn", "scored", "missing_score", "excluded", "n_seeds", "giant_component_size", "rows_changed",
+    "rows_available", "rows_used",
+})
+#: Keys whose value is a mapping of counts of people (per tier, per degree bin, ...).
+COUNT_MAP_KEYS = frozenset({"fell", "guilt_by_association_count", "lifted_by_association_count",
+                            "degree_histogram", "counts"})
 
 
 def _versions() -> dict:
@@ -24,35 +51,143 @@ def _versions() -> dict:
     return out
 
 
-def _f(x: float) -> float | None:
+def _f(x: float, digits: int = 10) -> float | None:
     x = float(x)
-    return round(x, 10) if np.isfinite(x) else None
+    return round(x, digits) if np.isfinite(x) else None
+
+
+def _count(n: int, t: int) -> int | None:
+    n = int(n)
+    return None if 0 < n < t else n
+
+
+def synthetic_note(ctx) -> str | None:
+    """A description of the data when it is synthetic, else None.
+
+    Looked up on the context (``ctx.synthetic``), the population
+    (``population.synthetic``) or the frame's ``attrs["synthetic"]``; ``True``
+    reads as "synthetic data".
+    """
+    pop = ctx.population
+    for value in (getattr(ctx, "synthetic", None), getattr(pop, "synthetic", None),
+                  getattr(pop.frame, "attrs", {}).get("synthetic")):
+        if value:
+            return "synthetic data" if value is True else str(value)
+    return None
+
+
+def _group_sizes(ctx) -> dict:
+    sizes = {}
+    for g in ctx.groupings:
+        for code in range(g.n_groups):
+            sizes[(tuple(g.attributes), tuple(g.values[code]))] = int(g.counts[code])
+    return sizes
 
 
 def score_overview(ctx) -> list[dict]:
-    """Per group of each single protected attribute: size, mean own and final score, tier attainment."""
+    """Per group of each single protected attribute: size, mean and quantiles of scores, tier attainment.
+
+    Quantiles are given only for groups of at least ``min_group_size`` people;
+    everything is suppressed for groups under the disclosure threshold.
+    """
     t = ctx.disclosure_threshold
-    own, final = ctx.scores.own, ctx.scores.final
+    own, final = np.asarray(ctx.scores.own, float), np.asarray(ctx.scores.final, float)
     out = []
     for g in ctx.groupings:
         if len(g.attributes) != 1:
             continue
         means_own, means_final = g.means(own), g.means(final)
-        att = g.means(ctx.attainment.astype(float))
+        hits = g.sums(ctx.attainment.astype(float))
+        order = np.argsort(g.codes, kind="stable")
+        bounds = np.searchsorted(g.codes[order], np.arange(g.n_groups + 1))
         for code in range(g.n_groups):
             n = int(g.counts[code])
             small = n < t
-            out.append({
+            row: dict[str, Any] = {
                 "attributes": list(g.attributes),
                 "group": g.label(code),
                 "n": None if small else n,
                 "suppressed": small,
-                "mean_own_score": None if small else _f(means_own[code]),
-                "mean_final_score": None if small else _f(means_final[code]),
-                "tier_attainment": {tier.name: (None if small else _f(att[code, j]))
+                "mean_own_score": None if small else _f(means_own[code], 6),
+                "mean_final_score": None if small else _f(means_final[code], 6),
+                "quantiles_own": None,
+                "quantiles_final": None,
+                # A rate is shown only when both the people with and without the tier number at least
+                # the disclosure threshold (the rule the impact family applies to every rate).
+                "tier_attainment": {tier.name: (_f(hits[code, j] / n, 6) if t <= hits[code, j] <= n - t else None)
                                     for j, tier in enumerate(ctx.rule.tiers)},
-            })
+            }
+            if n >= ctx.min_group_size:
+                idx = order[bounds[code]:bounds[code + 1]]
+                for key, s in (("quantiles_own", own), ("quantiles_final", final)):
+                    vals = s[idx]
+                    vals = vals[np.isfinite(vals)]
+                    if len(vals) >= ctx.min_group_size:
+                        row[key] = [_f(v, 4) for v in np.quantile(vals, QUANTILES)]
+            out.append(row)
     return out
+
+
+def tier_cuts(ctx) -> list[dict]:
+    """Each tier's score cut: the threshold, or for top-k / top-fraction tiers the lowest score that attains it."""
+    final = np.asarray(ctx.scores.final, float)
+    out = []
+    for j, tier in enumerate(ctx.rule.tiers):
+        cut = tier.threshold
+        if cut is None:
+            hit = final[ctx.attainment[:, j]]
+            # The lowest attaining score is a population quantile (top-k), never a small group's value.
+            cut = float(hit.min()) if len(hit) >= ctx.min_group_size else None
+        out.append({"tier": tier.name, "cut": None if cut is None else _f(cut, 1),
+                    "at_most": None if tier.at_most is None else _f(tier.at_most, 4)})
+    return out
+
+
+def _family_block(name: str, ctx, results: Mapping[str, Any]) -> dict:
+    res = results.get(name)
+    if res is None:
+        families = getattr(ctx, "families", None)
+        if name == "contagion" and ctx.graph is None:
+            reason = "no friendship graph was given"
+        elif families is not None and name not in families:
+            reason = "not requested (families: " + ", ".join(families) + ")"
+        elif name in results:
+            reason = "the family returned no result"
+        else:
+            reason = "not run in this audit"
+        return {"status": "not run", "reason": reason}
+    d = res.to_dict()
+    if not isinstance(d, dict):
+        return {"status": "error", "reason": f"{name} result is not a mapping"}
+    d = dict(d)
+    d.setdefault("status", "ok")
+    return d
+
+
+def _small(v: Any, t: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 < v < t
+
+
+def suppress_small_counts(obj: Any, t: int) -> Any:
+    """Replace counts of people 1..t-1 (under :data:`COUNT_KEYS`) by None, marking the parent ``suppressed``."""
+    if isinstance(obj, dict):
+        out = {}
+        hit = False
+        for k, v in obj.items():
+            if k in COUNT_KEYS and _small(v, t):
+                out[k] = None
+                hit = True
+            elif k in COUNT_MAP_KEYS and isinstance(v, dict) and any(_small(x, t) for x in v.values()):
+                out[k] = {kk: (None if _small(x, t) else suppress_small_counts(x, t)) for kk, x in v.items()}
+                hit = True
+            else:
+                out[k] = suppress_small_counts(v, t)
+        if hit:
+            out["suppressed"] = True
+        return out
+    if isinstance(obj, list):
+        return [suppress_small_counts(v, t) for v in obj]
+    return obj
 
 
 def build_document(ctx, results: dict[str, Any]) -> dict:
@@ -60,45 +195,83 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
     rule, pop, graph = ctx.rule, ctx.population, ctx.graph
     t = ctx.disclosure_threshold
     impact = results.get("impact")
-    pushed_out = impact.pushed_out() if impact is not None else []
+    pushed_out = impact.pushed_out() if impact is not None and hasattr(impact, "pushed_out") else []
     for name in ("proxy", "contagion"):
         res = results.get(name)
         if res is not None and hasattr(res, "annotate_pushed_out"):
             pushed_out = res.annotate_pushed_out(pushed_out)
+    pushed_out = [e for e in pushed_out if isinstance(e.get("n"), int) and e["n"] >= ctx.min_group_size]
     groups = {}
     for g in ctx.groupings:
         if len(g.attributes) == 1:
             groups[g.attributes[0]] = [
-                {"group": g.label(c), "n": int(g.counts[c]) if g.counts[c] >= t else None,
-                 "share": _f(g.counts[c] / pop.n) if g.counts[c] >= t else None,
+                {"group": g.label(c), "n": _count(g.counts[c], t),
+                 "share": _f(g.counts[c] / pop.n, 6) if g.counts[c] >= t else None,
                  "suppressed": bool(g.counts[c] < t)}
                 for c in range(g.n_groups)
             ]
+    missing = {}
+    for col in ctx.protected:
+        k = int(pop.frame[col].isna().sum())
+        missing[col] = _count(k, t)
+    small_groups = sum(int((g.counts < ctx.min_group_size).sum()) for g in ctx.groupings)
+
     notes = []
     if ctx.protected_read_by_rule:
-        notes.append("the rule reads protected attribute(s) directly: " + ", ".join(ctx.protected_read_by_rule))
+        notes.append("The rule reads protected attribute(s) directly: " + ", ".join(ctx.protected_read_by_rule) + ".")
     if rule.network is not None and graph is None:
-        notes.append("the rule has a network term but no graph was given: scores are own-behaviour scores only")
+        notes.append("The rule has a network term but no graph was given: scores are own-behaviour scores only.")
+    if ctx.label is None:
+        notes.append("No outcome label was given: error-rate parity (false positive/negative rates) "
+                     "is not assessed.")
+    synthetic = synthetic_note(ctx)
+    settings = {
+        "intersections": ctx.intersections,
+        "reference": ctx.reference,
+        "min_group_size": ctx.min_group_size,
+        "disclosure_threshold": t,
+        "alpha": ctx.alpha,
+        "seed": ctx.seed,
+    }
+    card = rule.to_card()
+    sections = {name: _family_block(name, ctx, results) for name in FAMILIES}
+    sizes = _group_sizes(ctx)
+
+    def nameable(group: Mapping) -> bool:
+        key = (tuple(group), tuple(group.values()))
+        return sizes.get(key, 0) >= ctx.min_group_size
+
+    summary = build_summary(
+        pushed_out=pushed_out, rule=card, impact_status=sections["impact"]["status"],
+        impact_reason=sections["impact"].get("reason"), settings=settings, synthetic=synthetic,
+        nameable=nameable, notes=notes, n_small_groups=small_groups,
+        favourable={t.get("name"): bool(t.get("favourable", True)) for t in sections["impact"].get("tiers") or []
+                    if isinstance(t, Mapping)},
+    )
     doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "scoring-rule-audit", "version": __version__},
+        "summary": summary,
         "pushed_out": pushed_out,
-        "rule": rule.to_card(),
+        "rule": card,
         "population": {
             "source": pop.source,
+            "synthetic": synthetic,
             "rows": pop.n,
             "data_hash": pop.data_hash,
             "id_column": pop.id_col,
             "protected": list(ctx.protected),
             "label": ctx.label,
             "groups": groups,
+            "missing": missing,
+            "groups_below_min_size": small_groups,
         },
         "graph": None if graph is None else {
             "source": graph.source,
             "nodes": graph.n_nodes,
             "edges": graph.n_edges,
-            "mean_degree": _f(2 * graph.n_edges / max(graph.n_nodes, 1)),
-            "isolates": int((graph.degree == 0).sum()),
+            "mean_degree": _f(2 * graph.n_edges / max(graph.n_nodes, 1), 6),
+            "isolates": _count((graph.degree == 0).sum(), t),
             "dropped_self_loops": graph.dropped_self_loops,
             "dropped_duplicates": graph.dropped_duplicates,
             "graph_hash": graph.content_hash,
@@ -106,19 +279,14 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
         "scores": {
             "network_applied": ctx.scores.network_applied,
             "network_iterations": ctx.scores.iterations,
+            "quantiles": list(QUANTILES),
             "by_group": score_overview(ctx),
+            "tier_cuts": tier_cuts(ctx),
         },
-        "impact": impact.to_dict() if impact is not None else None,
-        "proxy": results["proxy"].to_dict() if results.get("proxy") is not None else None,
-        "contagion": results["contagion"].to_dict() if results.get("contagion") is not None else None,
-        "settings": {
-            "intersections": ctx.intersections,
-            "reference": ctx.reference,
-            "min_group_size": ctx.min_group_size,
-            "disclosure_threshold": t,
-            "alpha": ctx.alpha,
-            "seed": ctx.seed,
-        },
+        "impact": sections["impact"],
+        "proxy": sections["proxy"],
+        "contagion": sections["contagion"],
+        "settings": settings,
         "notes": notes,
         "reproducibility": {
             "rule_hash": rule.content_hash,
@@ -129,4 +297,4 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
             "versions": _versions(),
         },
     }
-    return doc
+    return suppress_small_counts(doc, t)

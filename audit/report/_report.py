@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,26 +31,43 @@ class Report:
 
     document: dict
     results: dict = field(default_factory=dict, repr=False)
+    # Rendered formats, made once: the document never changes after the report is built.
+    _rendered: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return copy.deepcopy(self.document)
 
     def to_json(self) -> str:
-        return _json_text(self.document)
+        """report.json: the document as indented UTF-8 JSON (byte-identical for identical input and seed)."""
+        if "json" not in self._rendered:
+            self._rendered["json"] = _json_text(self.document)
+        return self._rendered["json"]
 
     def to_markdown(self) -> str:
-        from audit.report._markdown import render_markdown
+        """report.md: the lead, tables and figure captions as Markdown (user strings escaped)."""
+        if "md" not in self._rendered:
+            from audit.report._markdown import render_markdown
 
-        return render_markdown(self.document)
+            self._rendered["md"] = render_markdown(self.document)
+        return self._rendered["md"]
 
     def to_html(self) -> str:
-        from audit.report._html import render_html
+        """report.html: one self-contained page (inline styles and SVG figures, no script, no request)."""
+        if "html" not in self._rendered:
+            from audit.report._html import render_html
 
-        return render_html(self.document)
+            self._rendered["html"] = render_html(self.document)
+        return self._rendered["html"]
 
     @property
     def pushed_out(self) -> list[dict]:
+        """Groups pushed out of a tier (impact ratio below 0.8, q below alpha), most excluded first."""
         return copy.deepcopy(self.document["pushed_out"])
+
+    @property
+    def summary(self) -> dict:
+        """The lead: ``headline``, ``findings`` (each with its numbers) and ``caveats``."""
+        return copy.deepcopy(self.document["summary"])
 
     def save(self, out_dir: str | Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
         """Write the report files into ``out_dir`` (created if needed); each file appears whole or not at all."""
@@ -72,9 +88,12 @@ class Report:
         return {fmt: write_atomic(out / f"report.{fmt}", text) for fmt, text in texts.items()}
 
     def _repr_html_(self) -> str:
-        from audit.report._html import render_fragment
+        """Notebook display: the lead, the pushed-out table and the disparate-impact figures."""
+        if "fragment" not in self._rendered:
+            from audit.report._html import render_fragment
 
-        return render_fragment(self.document)
+            self._rendered["fragment"] = render_fragment(self.document)
+        return self._rendered["fragment"]
 
     def __repr__(self) -> str:
         d = self.document
@@ -87,12 +106,10 @@ def build_report(ctx, results: dict[str, Any]) -> Report:
 
 
 def render_rule_card_html(card: dict) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(t['label'])}</td><td><code>{e(t['expression'])}</code></td><td>{t['points']:g}</td>"
-        f"<td>{'illustrative' if t['illustrative'] else ''} {e(t['source'] or '')}</td></tr>"
-        for t in card["terms"])
-    tiers = "".join(f"<li>{e(t['name'])}: {e(t['rule'])} — {e(t['benefit'])}</li>" for t in card["tiers"])
-    return (f"<div><h4>{e(card['title'])}</h4><p>{e(card['status'])}, {e(card['kind'])}</p>"
-            f"<table><tr><th>term</th><th>expression</th><th>points</th><th>source</th></tr>{rows}</table>"
-            f"<ul>{tiers}</ul></div>")
+    """The rule card as an HTML fragment (every term, its points, its source or "illustrative"; the tiers).
+
+    Used by ``Rule._repr_html_``; every string from the rule file is escaped.
+    """
+    from audit.report._html import render_rule_card
+
+    return render_rule_card(card)

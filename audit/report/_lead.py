@@ -1,0 +1,278 @@
+"""The lead: a short plain-language summary generated from the pushed-out findings.
+
+The summary is part of report.json (``summary``); report.md and report.html
+print its strings verbatim, so the three formats agree by construction.  Every
+number in a sentence is printed from the numeric fields stored next to it.
+
+Hedging
+-------
+* ``strong``   - the whole confidence interval of the impact ratio is below 0.8
+  and q < 0.01: "Strong evidence: ... reach ... at 41% of the rate of ...".
+* ``moderate`` - the whole interval is below 0.8 and q < 0.05: "Evidence: ...".
+* ``weak``     - anything else (the interval reaches 0.8, or q is not below
+  0.05): "Weak evidence: ... may reach ...", with the reason.
+
+A group smaller than the minimum group size is never named in the lead, as a
+finding or as a reference group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from audit.report._format import (
+    fmt_ci,
+    fmt_pct,
+    fmt_q_clause,
+    fmt_ratio,
+    fmt_share_of,
+    group_phrase,
+    is_num,
+)
+
+FOUR_FIFTHS = 0.8
+RAN = ("ok", "ran", "partial")  # statuses of a family that produced results
+PER_TIER = 2  # most excluded groups named per tier
+
+
+def strength(entry: Mapping, line: float = FOUR_FIFTHS) -> str:
+    hi, q = entry.get("ci_high"), entry.get("q_value")
+    below = is_num(hi) and hi < line
+    if below and is_num(q) and q < 0.01:
+        return "strong"
+    if below and is_num(q) and q < 0.05:
+        return "moderate"
+    return "weak"
+
+
+#: How the mechanism codes of the audit families read in a sentence.
+MECHANISMS = {
+    "direct": "the rule's own terms",
+    "direct term": "the rule's own terms",
+    "protected": "the rule reading the protected attribute itself",
+    "proxy": "proxy inputs that track the protected attribute",
+    "network": "the friends term (network)",
+    "contagion": "the friends term (network)",
+}
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def mechanism_text(entry: Mapping) -> str:
+    """``the rule's own terms and the friends term (network); inputs that ...: a, b`` for sentences."""
+    mech = entry.get("mechanism")
+    parts = [str(m) for m in mech if m] if isinstance(mech, (list, tuple)) else (
+        [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
+    names = []
+    widen = True
+    for t in (entry.get("top_proxies") or [])[:3]:
+        if isinstance(t, Mapping):
+            name = t.get("feature") or t.get("term") or t.get("name")
+            widen = widen and t.get("gap_share") is not None
+        else:
+            name, widen = t, False
+        if name:
+            names.append(str(name))
+    phrases = [MECHANISMS.get(m, m) for m in parts]
+    if names and "proxy" in parts:
+        i = parts.index("proxy")
+        phrases[i] += " (strongest: " + ", ".join(names) + ")"
+    text = _and(phrases) if phrases else "not determined"
+    if names and "proxy" not in parts:
+        what = "inputs that track the attribute and widen the gap" if widen else "inputs that track the attribute"
+        text += f"; {what}: " + ", ".join(names)
+    return text
+
+
+def mechanism_short(entry: Mapping) -> str:
+    """``direct + network; inputs: income_band, diapers`` for tables."""
+    mech = entry.get("mechanism")
+    parts = [str(m) for m in mech if m] if isinstance(mech, (list, tuple)) else (
+        [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
+    text = " + ".join(parts) or "not determined"
+    names = [str(t.get("feature") if isinstance(t, Mapping) else t) for t in (entry.get("top_proxies") or [])[:3]]
+    return text + ("; inputs: " + ", ".join(n for n in names if n) if any(names) else "")
+
+
+def _ref_phrase(entry: Mapping, nameable: Callable[[Mapping], bool]) -> str:
+    ref = entry.get("reference_group")
+    if isinstance(ref, Mapping) and ref:
+        return group_phrase(ref) if nameable(ref) else "the reference group"
+    if isinstance(ref, str) and ref:
+        return ref
+    return "the most favoured group"
+
+
+def finding_text(entry: Mapping, *, ci_level: str, nameable: Callable[[Mapping], bool],
+                 favourable: bool = True, verb: str | None = None) -> str:
+    s = strength(entry)
+    who = group_phrase(entry.get("group"))
+    who = who[0].upper() + who[1:]
+    tier = entry.get("tier", "?")
+    ref = _ref_phrase(entry, nameable)
+    verb = verb or ("reach" if favourable else "stay out of")
+    ratio = entry.get("impact_ratio")
+    numbers = (f"{fmt_pct(entry.get('selection_rate'))} vs {fmt_pct(entry.get('reference_rate'))}; "
+               f"impact ratio {fmt_ratio(ratio)}, {ci_level} CI {fmt_ci(entry.get('ci_low'), entry.get('ci_high'))}; "
+               f"{fmt_q_clause(entry.get('q_value'))}")
+    mech = f" Mechanism: {mechanism_text(entry)}."
+    if s == "strong":
+        return (f"Strong evidence: {who} {verb} {tier} at {fmt_share_of(ratio)} of the rate of {ref} "
+                f"({numbers}).{mech}")
+    if s == "moderate":
+        return f"Evidence: {who} {verb} {tier} at {fmt_share_of(ratio)} of the rate of {ref} ({numbers}).{mech}"
+    hi, q = entry.get("ci_high"), entry.get("q_value")
+    if is_num(hi) and hi >= FOUR_FIFTHS:
+        why = "the interval reaches 0.8, so the gap may not cross the four-fifths line"
+    elif not (is_num(q) and q < 0.05):
+        why = "the difference is not significant after correction for multiple comparisons"
+    else:
+        why = "the evidence is limited"
+    return (f"Weak evidence: {who} may {verb} {tier} at a lower rate than {ref}: "
+            f"{fmt_share_of(ratio)} of their rate ({numbers}); {why}.{mech}")
+
+
+def _most_excluded(pushed_out: Sequence[Mapping], tier_order: Sequence[str], min_group_size: int,
+                   per_tier: int) -> list[Mapping]:
+    """Per tier: the most excluded single-attribute group, then the most excluded intersection, ...
+
+    Only entries with a published impact ratio and at least ``min_group_size`` people.
+    """
+    rank = {t: i for i, t in enumerate(tier_order)}
+    by_tier: dict[str, list[Mapping]] = {}
+    for e in pushed_out:
+        n = e.get("n")
+        if not is_num(n) or n < min_group_size or not is_num(e.get("impact_ratio")):
+            continue  # never name a small (or suppressed) group
+        by_tier.setdefault(str(e.get("tier")), []).append(e)
+    out = []
+    for tier in sorted(by_tier, key=lambda t: (rank.get(t, len(rank)), t)):
+        entries = sorted(by_tier[tier], key=lambda e: (e["impact_ratio"], -e["n"], str(e.get("group"))))
+        singles = [e for e in entries if len(e.get("attributes") or []) <= 1]
+        inters = [e for e in entries if len(e.get("attributes") or []) > 1]
+        picked: list[Mapping] = []
+        while len(picked) < per_tier and (singles or inters):
+            for pool in (singles, inters):
+                if pool and len(picked) < per_tier:
+                    picked.append(pool.pop(0))
+        out.extend(picked)
+    return out
+
+
+def _verb(favourable: bool, higher_is_better: bool) -> str:
+    """How a group gets a tier's favourable outcome: reach a benefit, be placed in a low-risk band, or stay out."""
+    if not favourable:
+        return "stay out of"
+    return "reach" if higher_is_better else "are placed in"
+
+
+def build_summary(
+    *,
+    pushed_out: Sequence[Mapping],
+    rule: Mapping,
+    impact_status: str,
+    impact_reason: str | None,
+    settings: Mapping,
+    synthetic: str | None,
+    nameable: Callable[[Mapping], bool],
+    notes: Sequence[str] = (),
+    n_small_groups: int = 0,
+    favourable: Mapping[str, bool] | None = None,
+    per_tier: int = PER_TIER,
+) -> dict:
+    """The ``summary`` block of report.json: headline, findings (with their numbers) and caveats."""
+    alpha = float(settings.get("alpha", 0.05))
+    ci_level = f"{100 * (1 - alpha):g}%"
+    min_size = int(settings.get("min_group_size", 30))
+    tiers = [t["name"] for t in rule.get("tiers", [])]
+    fav = dict(favourable or {})
+    higher = bool(rule.get("higher_is_better", True))
+    title = rule.get("title") or rule.get("name") or "the rule"
+
+    eligible = [e for e in pushed_out if is_num(e.get("n")) and e["n"] >= min_size]
+    chosen = _most_excluded(eligible, tiers, min_size, per_tier)
+    findings = []
+    for e in chosen:
+        findings.append({
+            "text": finding_text(e, ci_level=ci_level, nameable=nameable,
+                                 verb=_verb(fav.get(e.get("tier"), True), higher)),
+            "tier": e.get("tier"),
+            "group": dict(e.get("group") or {}),
+            "attributes": list(e.get("attributes") or []),
+            "n": e.get("n"),
+            "selection_rate": e.get("selection_rate"),
+            "reference_group": e.get("reference_group"),
+            "reference_rate": e.get("reference_rate"),
+            "impact_ratio": e.get("impact_ratio"),
+            "ci_low": e.get("ci_low"),
+            "ci_high": e.get("ci_high"),
+            "q_value": e.get("q_value"),
+            "mechanism": mechanism_text(e),
+            "strength": strength(e),
+        })
+
+    if impact_status not in RAN:
+        headline = (f"Disparate impact was not assessed for {title}"
+                    + (f" ({impact_reason})" if impact_reason else "") + "; no group is named.")
+    elif eligible and not findings:
+        headline = (f"Under {title}, {len(eligible)} group–tier finding{'s' if len(eligible) != 1 else ''} "
+                    f"meet the pushed-out criterion (impact ratio below 0.8 with q < {alpha:g}), but every one "
+                    f"rests on counts too small to publish; the groups are listed without their rates.")
+    elif findings:
+        groups = {(tuple(e.get("attributes") or []), tuple(sorted((e.get("group") or {}).items(), key=str)))
+                  for e in eligible}
+        hit_tiers = [t for t in tiers if any(e.get("tier") == t for e in eligible)]
+        worst = min(findings, key=lambda f: (f["impact_ratio"], str(f["group"])))
+        hidden = sum(1 for e in eligible if not is_num(e.get("impact_ratio")))
+        noun = "benefit tier" if all(fav.get(t, True) for t in tiers) else "tier"
+        plural = len(groups) != 1
+        headline = (f"Under {title}, {len(groups)} group{'s' if plural else ''} "
+                    f"{'are' if plural else 'is'} pushed out of at least one {noun}: "
+                    f"{'they get' if plural else 'it gets'} its favourable outcome at less than four-fifths of the "
+                    f"most favoured group's rate ({len(eligible)} group–tier finding{'s' if len(eligible) != 1 else ''}"
+                    f" in {len(hit_tiers)} of {len(tiers)} tiers, each with impact ratio below 0.8 and q < {alpha:g}"
+                    + (f"; {hidden} of them rest on counts too small to publish" if hidden else "") + "). "
+                    f"The largest gap: {group_phrase(worst['group'])} "
+                    f"{_verb(fav.get(worst['tier'], True), higher)} "
+                    f"{worst['tier']} at {fmt_share_of(worst['impact_ratio'])} of the most favoured group's rate.")
+    else:
+        headline = (f"No group of at least {min_size} people is pushed out of any tier under {title} "
+                    f"(no impact ratio is below 0.8 with q < {alpha:g}). This does not show that the rule "
+                    f"treats groups equally: smaller gaps, smaller groups and unrecorded attributes are not "
+                    f"covered.")
+
+    caveats = []
+    if synthetic:
+        caveats.append(f"The data are synthetic ({synthetic}): they show how the rule's mechanisms can "
+                       f"exclude groups, not facts about real groups or people.")
+    ill_terms = [t for t in rule.get("terms", []) if t.get("illustrative")]
+    n_terms = len(rule.get("terms", []))
+    net = rule.get("network") or {}
+    ill_tiers = [t for t in rule.get("tiers", []) if t.get("illustrative")]
+    if ill_terms or net.get("illustrative") or ill_tiers or rule.get("status") == "illustrative":
+        parts = []
+        if ill_terms:
+            parts.append(f"the points of {'all ' if len(ill_terms) == n_terms else ''}{len(ill_terms)}"
+                         f"{'' if len(ill_terms) == n_terms else f' of {n_terms}'} terms")
+        if net.get("illustrative"):
+            parts.append("the network weight")
+        if ill_tiers:
+            parts.append(f"{len(ill_tiers)} of {len(tiers)} tier cut-offs")
+        what = _and(parts) if parts else "its numbers"
+        plural = len(parts) != 1 or bool(ill_terms or ill_tiers)
+        caveats.append(f"The rule is {rule.get('status', 'illustrative')}: {what} "
+                       f"{'are illustrative assumptions' if plural else 'is an illustrative assumption'}, not "
+                       f"published weights; the numbers show what a rule of this shape does, not what any "
+                       f"operator's score does.")
+    caveats.append(f"Groups with fewer than {min_size} people are never named as pushed out"
+                   + (f" ({n_small_groups} such group{'s' if n_small_groups != 1 else ''} in this audit)"
+                      if n_small_groups else "")
+                   + f"; counts below {settings.get('disclosure_threshold', 10)} are suppressed everywhere.")
+    if impact_status in RAN:
+        caveats.append(f"q-values are Benjamini–Hochberg adjusted across all group–tier comparisons; "
+                       f"intervals are {ci_level} confidence intervals. An impact ratio measures a gap in "
+                       f"outcomes; it does not by itself show intent.")
+    caveats.extend(notes)
+    return {"headline": headline, "findings": findings, "caveats": caveats}
