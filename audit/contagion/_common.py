@@ -1,0 +1,320 @@
+"""Shared helpers: favourable outcomes, rates by group, disclosure control, JSON values, sections."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from audit._errors import AuditInputError
+from audit.graph import Graph
+from audit.groups import Grouping
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+QUANTILE_KEYS = ("p10", "p25", "p50", "p75", "p90")
+FOUR_FIFTHS = 0.8
+DEFAULT_DISCLOSURE = 10
+DEFAULT_MIN_GROUP = 30
+
+#: Independent random streams per section, so that (say) the random seed set of
+#: the shock and the compliance draws of unfriending never share numbers.
+STREAMS = {"shock": 1, "unfriending": 2, "rewiring": 3}
+
+
+def rng_for(seed: int, section: str) -> np.random.Generator:
+    """The generator of one section: ``default_rng([seed, stream])`` (reproducible, independent)."""
+    return np.random.default_rng([int(seed), STREAMS[section]])
+
+
+# ---------------------------------------------------------------------- inputs
+def as_groupings(groupings: Grouping | Sequence[Grouping]) -> list[Grouping]:
+    if isinstance(groupings, Grouping):
+        return [groupings]
+    out = list(groupings)
+    if not all(isinstance(g, Grouping) for g in out):
+        raise AuditInputError("groupings must be a Grouping or a list of them (see audit.build_groupings)")
+    return out
+
+
+def check_graph(graph: Graph, n: int, groupings: Sequence[Grouping] = ()) -> None:
+    if not isinstance(graph, Graph):
+        raise AuditInputError("graph must be an audit.Graph (see audit.load_graph)")
+    if graph.n_nodes != n:
+        raise AuditInputError(f"graph has {graph.n_nodes} nodes but the population has {n} rows")
+    for g in groupings:
+        if len(g.codes) != n:
+            raise AuditInputError(
+                f"grouping {g.key!r} has {len(g.codes)} rows but the population has {n}")
+
+
+def network_bounds(rule) -> tuple[float | None, float | None]:
+    return rule.range if rule.range is not None else (None, None)
+
+
+# ---------------------------------------------------------------------- outcomes and rates
+def favourable_flags(rule) -> np.ndarray:
+    """Per tier: is attaining it good news?  (``audit.impact.tier_is_favourable`` when available.)"""
+    try:
+        from audit.impact import tier_is_favourable
+    except ImportError:  # same definition as the impact family, should it be absent
+        def tier_is_favourable(tier, higher_is_better=True):
+            if tier.is_ranked or tier.threshold is not None:
+                return bool(higher_is_better)
+            return not higher_is_better
+    return np.array([tier_is_favourable(t, rule.higher_is_better) for t in rule.tiers], dtype=bool)
+
+
+def favourable_attainment(rule, scores: np.ndarray, flags: np.ndarray | None = None) -> np.ndarray:
+    """Bool (n, tiers): who gets the favourable outcome of each tier (attains it, or avoids an adverse one)."""
+    att = rule.attainment(np.asarray(scores, dtype=float))
+    flags = favourable_flags(rule) if flags is None else flags
+    if not flags.all():
+        att[:, ~flags] = ~att[:, ~flags]
+    return att
+
+
+def group_rates(att: np.ndarray, grouping: Grouping) -> tuple[np.ndarray, np.ndarray]:
+    """(counts (G,), hits (G, T)); ``audit.impact.group_rates`` when available."""
+    try:
+        from audit.impact import group_rates as impl
+    except ImportError:
+        impl = None
+    if impl is not None:
+        return impl(att, grouping)
+    att = np.asarray(att, dtype=bool)
+    att = att[:, None] if att.ndim == 1 else att
+    valid = grouping.codes >= 0
+    counts = np.bincount(grouping.codes[valid], minlength=grouping.n_groups).astype(np.int64)
+    hits = np.rint(grouping.sums(att.astype(float))).astype(np.int64).reshape(grouping.n_groups, -1)
+    return counts, hits
+
+
+def impact_ratios(counts: np.ndarray, hits: np.ndarray, min_group_size: int) -> np.ndarray:
+    """Each group's rate over the most favoured group's (groups of ``min_group_size`` or more), per tier.
+
+    The same definition as the impact family (``audit.impact``): the most
+    favoured group is the one with the highest rate among groups at least
+    ``min_group_size`` strong (all non-empty groups if none is), ties to the
+    larger group.  NaN where undefined.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    hits = np.asarray(hits, dtype=np.int64)
+    try:
+        from audit.impact import most_favoured
+    except ImportError:
+        most_favoured = None
+    if most_favoured is not None:
+        ref = most_favoured(counts, hits, min_group_size)
+    else:
+        eligible = counts >= min_group_size
+        if not eligible.any():
+            eligible = counts > 0
+        cand = np.flatnonzero(eligible)
+        ref = np.full(hits.shape[1], -1, dtype=np.int64)
+        for j in range(hits.shape[1]):
+            if len(cand):
+                rate = hits[cand, j] / counts[cand]
+                ref[j] = cand[np.lexsort((cand, -counts[cand], -rate))[0]]
+    out = np.full(hits.shape, np.nan)
+    for j, r in enumerate(ref):
+        if r < 0 or hits[r, j] == 0:
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # exact integer products, one division (no rounding of the rates first)
+            out[:, j] = (hits[:, j] * float(counts[r])) / (float(hits[r, j]) * counts)
+    return out
+
+
+def value_order(values: np.ndarray) -> np.ndarray:
+    """``argsort(values)`` (stable), computed once and shared by every grouping's quantiles."""
+    return np.argsort(values, kind="stable")
+
+
+def group_quantiles(codes: np.ndarray, values: np.ndarray, n_groups: int, eligible: np.ndarray,
+                    order: np.ndarray | None = None) -> np.ndarray:
+    """Quantiles :data:`QUANTILES` of ``values`` per group (linear interpolation, as ``np.quantile``).
+
+    One sort of the values (``order``, shareable across groupings), then a
+    stable radix sort of the small group codes; loops run over groups only.
+    NaN rows for groups that are not ``eligible``.
+    """
+    out = np.full((n_groups, len(QUANTILES)), np.nan)
+    if order is None:
+        order = value_order(values)
+    small_codes = codes[order]
+    small_codes = small_codes.astype(np.int16) if n_groups < 2**15 - 1 else small_codes
+    by_group = order[np.argsort(small_codes, kind="stable")]
+    sorted_codes = codes[by_group]
+    bounds = np.searchsorted(sorted_codes, np.arange(n_groups + 1))
+    sorted_vals = values[by_group]
+    for k in np.flatnonzero(eligible):
+        seg = sorted_vals[bounds[k]:bounds[k + 1]]
+        if len(seg):
+            out[k] = np.quantile(seg, QUANTILES)
+    return out
+
+
+def group_sums(grouping: Grouping, columns: np.ndarray) -> np.ndarray:
+    """Per-group sums of the columns of ``columns`` (n, K) in one sparse product (code -1 left out)."""
+    codes = grouping.codes
+    valid = np.flatnonzero(codes >= 0)
+    indicator = sp.csr_array((np.ones(len(valid)), (codes[valid], valid)), shape=(grouping.n_groups, len(codes)))
+    return np.asarray(indicator @ np.asarray(columns, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------- JSON values with disclosure control
+def fnum(x: Any, digits: int = 6) -> float | None:
+    """A finite float rounded to ``digits``, else None."""
+    if x is None:
+        return None
+    x = float(x)
+    return round(x, digits) if math.isfinite(x) else None
+
+
+def cnt(c: Any, t: int) -> int | None:
+    """A count of people (or ties), None when it is between 1 and ``t - 1``."""
+    c = int(c)
+    return None if 0 < c < t else c
+
+
+def small(c: Any, t: int) -> bool:
+    return 0 < int(c) < t
+
+
+def share(k: Any, n: Any, t: int, digits: int = 6) -> float | None:
+    """``k / n``, None when ``n < t`` or the numerator is a small count (1..t-1) that the share would reveal."""
+    n = int(n)
+    if n < t or n == 0 or small(k, t):
+        return None
+    return fnum(k / n, digits)
+
+
+def group_id(grouping: Grouping, code: int) -> dict:
+    return {"attributes": list(grouping.attributes), "group": grouping.label(code)}
+
+
+def tier_map(tiers: Sequence, values: Iterable) -> dict:
+    return {t.name: v for t, v in zip(tiers, values, strict=True)}
+
+
+def quantile_map(row: np.ndarray) -> dict | None:
+    if row is None or not np.isfinite(row).all():
+        return None
+    return {k: fnum(v, 4) for k, v in zip(QUANTILE_KEYS, row, strict=True)}
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays to plain Python recursively; non-finite floats to None."""
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return fnum(obj, 10)
+    return obj
+
+
+# ---------------------------------------------------------------------- tidy tables
+_ID_KEYS = ("round", "hops", "attributes", "group", "tier")
+
+
+def _group_text(group: Any) -> str:
+    if isinstance(group, Mapping):
+        return " & ".join(f"{k}={v}" for k, v in group.items())
+    return "" if group is None else str(group)
+
+
+def flatten_record(rec: Mapping, prefix: str = "") -> dict:
+    """One JSON record as one flat row: nested dicts become ``key[sub]`` columns."""
+    out: dict[str, Any] = {}
+    for k, v in rec.items():
+        name = f"{prefix}{k}"
+        if k == "attributes" and not prefix:
+            out[k] = " & ".join(v) if v else ""
+        elif k == "group" and not prefix:
+            out[k] = _group_text(v)
+        elif isinstance(v, Mapping):
+            for sub, val in v.items():
+                if isinstance(val, Mapping):
+                    out.update(flatten_record(val, prefix=f"{name}[{sub}]."))
+                else:
+                    out[f"{name}[{sub}]"] = val
+        elif isinstance(v, list):
+            continue  # nested tables are flattened by their owner
+        else:
+            out[name] = v
+    return out
+
+
+def melt(frame: pd.DataFrame, section: str, tiers: Sequence[str]) -> pd.DataFrame:
+    """Wide section table -> long (section, round, hops, attributes, group, tier, statistic, value)."""
+    cols = ["section", "round", "hops", "attributes", "group", "tier", "statistic", "value"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
+    ids = [c for c in _ID_KEYS if c in frame.columns]
+    value_cols = [c for c in frame.columns if c not in ids and c != "suppressed"]
+    long = frame.melt(id_vars=ids, value_vars=value_cols, var_name="statistic", value_name="value")
+    stat = long["statistic"].astype(str)
+    tier = pd.Series([None] * len(long), index=long.index, dtype=object)
+    tierset = set(tiers)
+    base = stat.str.extract(r"^([^\[]+)\[([^\]]*)\]$")
+    is_tier = base[1].isin(tierset) & base[0].notna()
+    if "tier" in long.columns:
+        tier = long["tier"].astype(object)
+    tier = tier.where(~is_tier, base[1])
+    long["statistic"] = stat.where(~is_tier, base[0])
+    long["tier"] = tier
+    long["section"] = section
+    for c in cols:
+        if c not in long.columns:
+            long[c] = None
+    long["value"] = long["value"].astype(object)
+    return long[cols].reset_index(drop=True)
+
+
+class Section:
+    """A part of the contagion audit: ``to_dict()`` (JSON-ready, disclosure-controlled), ``to_frame()``, HTML."""
+
+    name = "section"
+    status: str = "ran"
+    reason: str | None = None
+
+    def to_dict(self) -> dict:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _rows(self) -> list[dict]:
+        """Flat rows for :meth:`to_frame` (default: the list-valued entries of :meth:`to_dict`)."""
+        d = self.to_dict()
+        for key in ("groups", "rows"):
+            if isinstance(d.get(key), list):
+                return [flatten_record(r) for r in d[key]]
+        return []
+
+    def to_frame(self) -> pd.DataFrame:
+        """The section's table (one row per group, round or hop band); suppressed cells are None."""
+        return pd.DataFrame(self._rows())
+
+    def _repr_html_(self) -> str:
+        head = f"<h4>{html.escape(self.title())}</h4>"
+        if self.status != "ran":
+            return head + f"<p><em>not run: {html.escape(str(self.reason or ''))}</em></p>"
+        frame = self.to_frame()
+        return head + frame.to_html(index=False, escape=True, max_rows=40, na_rep="—")
+
+    def title(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+def not_run(reason: str) -> dict:
+    return {"status": "not run", "reason": reason}
