@@ -13,11 +13,11 @@ from audit._errors import AuditInputError
 from audit._run import run
 from audit._version import __version__
 from audit.data import Population, load_population
+from audit.datasets import generate_sesame
 from audit.graph import Graph, load_graph, solve_network
 from audit.groups import Grouping, build_groupings
 from audit.report import Report
 from audit.rules import Rule, Tier, list_rules, load_rule
-from audit.datasets import generate_sesame
 
 __all__ = [
     "AuditInputError", "Graph", "Grouping", "Population", "Report", "Rule", "Tier", "__version__",

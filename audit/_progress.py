@@ -22,9 +22,8 @@ def track(iterable: Iterable[T], total: int | None = None, description: str = ""
     if not _interactive():
         yield from iterable
         return
-    from rich.progress import track as rich_track
-
     from rich.console import Console
+    from rich.progress import track as rich_track
 
     yield from rich_track(
         iterable, total=total, description=description, console=Console(stderr=True), transient=True

@@ -10,7 +10,6 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 
 from audit._errors import AuditInputError
 

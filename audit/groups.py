@@ -77,11 +77,11 @@ class Grouping:
 
     def label(self, code: int) -> dict:
         """The group as a JSON-ready mapping attribute -> value."""
-        return {a: json_value(v) for a, v in zip(self.attributes, self.values[code])}
+        return {a: json_value(v) for a, v in zip(self.attributes, self.values[code], strict=True)}
 
     def name(self, code: int) -> str:
         """A human-readable name, e.g. ``"gender=female & ethnicity=minority A"``."""
-        return " & ".join(f"{a}={v}" for a, v in zip(self.attributes, self.values[code]))
+        return " & ".join(f"{a}={v}" for a, v in zip(self.attributes, self.values[code], strict=True))
 
     def sums(self, x: np.ndarray) -> np.ndarray:
         """Per-group sums of ``x`` (shape (n,) or (n, k)); people with code -1 are left out."""
@@ -109,7 +109,7 @@ def _codes_for(frame: pd.DataFrame, attributes: Sequence[str]) -> tuple[np.ndarr
     missing = np.zeros(len(frame), dtype=bool)
     for c in cols:
         missing |= c.isna().to_numpy()
-    keyframe = pd.DataFrame({a: c for a, c in zip(attributes, cols)})
+    keyframe = pd.DataFrame({a: c for a, c in zip(attributes, cols, strict=True)})
     # Sort groups by their values so that codes (and every table) are stable
     # whatever the row order of the input: reports must be reproducible.
     codes, uniques = pd.MultiIndex.from_frame(keyframe).factorize(sort=True)

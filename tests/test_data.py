@@ -51,7 +51,7 @@ def test_graph_cleanup_is_counted_and_matches_networkx():
     assert g.dropped_self_loops == 1 and g.dropped_duplicates == 2
     ref = nx.Graph()
     ref.add_nodes_from(ids)
-    ref.add_edges_from((u, v) for u, v in zip(edges.source, edges.target) if u != v)
+    ref.add_edges_from((u, v) for u, v in zip(edges.source, edges.target, strict=True) if u != v)
     assert g.n_edges == ref.number_of_edges()
     assert g.degree.tolist() == [ref.degree(i) for i in ids]
     assert (g.adjacency != g.adjacency.T).nnz == 0
