@@ -57,7 +57,9 @@ def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int
         "pushed_out": (
             f"A group is listed as pushed out of a tier when its impact ratio against the most favoured group "
             f"is below {FOUR_FIFTHS}, its q-value is below {alpha:g}, it has at least {min_group_size} people "
-            "and it is not itself the most favoured group; most excluded first."),
+            "and it is not itself the most favoured group. Findings whose figures can be published come first, "
+            "most excluded first; findings whose counts are suppressed follow in name order (so the order does "
+            "not reveal their ratio)."),
         "favourable_outcome": (
             "Attaining a tier is the favourable outcome when reaching it takes a better score (a threshold or "
             "top-k cut when higher is better; a lower band when lower is better). For other tiers (a high-risk "
@@ -316,7 +318,12 @@ class ImpactResult:
                     "mechanism": "direct",
                     "suppressed": bool(not both or counts[k] < thr or counts[m] < thr),
                 }
-                sort_key = (float(mf["ratio"][k, j]), -int(counts[k]), key, names[k], int(j))
+                # Publishable findings first, most excluded first; findings whose figures are
+                # suppressed follow in name order, so the list's order cannot reveal their ratio.
+                if entry["suppressed"]:
+                    sort_key = (1, 0.0, 0, key, names[k], int(j))
+                else:
+                    sort_key = (0, float(mf["ratio"][k, j]), -int(counts[k]), key, names[k], int(j))
                 pushed.append((sort_key, entry))
 
             # ---- label metrics
