@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from audit._errors import AuditInputError
 from audit.graph import Graph
 from audit.groups import Grouping
+from audit.impact import group_rates as impact_group_rates
+from audit.impact import most_favoured, ratios_to, tier_is_favourable
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 QUANTILE_KEYS = ("p10", "p25", "p50", "p75", "p90")
@@ -58,14 +60,7 @@ def network_bounds(rule) -> tuple[float | None, float | None]:
 
 # ---------------------------------------------------------------------- outcomes and rates
 def favourable_flags(rule) -> np.ndarray:
-    """Per tier: is attaining it good news?  (``audit.impact.tier_is_favourable`` when available.)"""
-    try:
-        from audit.impact import tier_is_favourable
-    except ImportError:  # same definition as the impact family, should it be absent
-        def tier_is_favourable(tier, higher_is_better=True):
-            if tier.is_ranked or tier.threshold is not None:
-                return bool(higher_is_better)
-            return not higher_is_better
+    """Per tier: is attaining it good news?  (The impact family's definition.)"""
     return np.array([tier_is_favourable(t, rule.higher_is_better) for t in rule.tiers], dtype=bool)
 
 
@@ -79,55 +74,19 @@ def favourable_attainment(rule, scores: np.ndarray, flags: np.ndarray | None = N
 
 
 def group_rates(att: np.ndarray, grouping: Grouping) -> tuple[np.ndarray, np.ndarray]:
-    """(counts (G,), hits (G, T)); ``audit.impact.group_rates`` when available."""
-    try:
-        from audit.impact import group_rates as impl
-    except ImportError:
-        impl = None
-    if impl is not None:
-        return impl(att, grouping)
-    att = np.asarray(att, dtype=bool)
-    att = att[:, None] if att.ndim == 1 else att
-    valid = grouping.codes >= 0
-    counts = np.bincount(grouping.codes[valid], minlength=grouping.n_groups).astype(np.int64)
-    hits = np.rint(grouping.sums(att.astype(float))).astype(np.int64).reshape(grouping.n_groups, -1)
-    return counts, hits
+    """(counts (G,), hits (G, T)), as the impact family counts them."""
+    return impact_group_rates(att, grouping)
 
 
 def impact_ratios(counts: np.ndarray, hits: np.ndarray, min_group_size: int) -> np.ndarray:
-    """Each group's rate over the most favoured group's (groups of ``min_group_size`` or more), per tier.
+    """Each group's rate over the most favoured group's, per tier; NaN where undefined.
 
-    The same definition as the impact family (``audit.impact``): the most
-    favoured group is the one with the highest rate among groups at least
-    ``min_group_size`` strong (all non-empty groups if none is), ties to the
-    larger group.  NaN where undefined.
+    The same definition as the impact family: the most favoured group has the
+    highest rate among groups at least ``min_group_size`` strong.
     """
     counts = np.asarray(counts, dtype=np.int64)
     hits = np.asarray(hits, dtype=np.int64)
-    try:
-        from audit.impact import most_favoured
-    except ImportError:
-        most_favoured = None
-    if most_favoured is not None:
-        ref = most_favoured(counts, hits, min_group_size)
-    else:
-        eligible = counts >= min_group_size
-        if not eligible.any():
-            eligible = counts > 0
-        cand = np.flatnonzero(eligible)
-        ref = np.full(hits.shape[1], -1, dtype=np.int64)
-        for j in range(hits.shape[1]):
-            if len(cand):
-                rate = hits[cand, j] / counts[cand]
-                ref[j] = cand[np.lexsort((cand, -counts[cand], -rate))[0]]
-    out = np.full(hits.shape, np.nan)
-    for j, r in enumerate(ref):
-        if r < 0 or hits[r, j] == 0:
-            continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # exact integer products, one division (no rounding of the rates first)
-            out[:, j] = (hits[:, j] * float(counts[r])) / (float(hits[r, j]) * counts)
-    return out
+    return ratios_to(counts, hits, most_favoured(counts, hits, min_group_size))
 
 
 def value_order(values: np.ndarray) -> np.ndarray:

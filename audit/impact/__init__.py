@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit.impact._audit import disparate_impact, tier_is_favourable
-from audit.impact._core import group_rates, impact_ratios, most_favoured, pattern_table
+from audit.impact._core import group_rates, impact_ratios, most_favoured, pattern_table, ratios_to
 from audit.impact._curve import ThresholdCurve, threshold_curve
 from audit.impact._result import FOUR_FIFTHS, ImpactResult
 from audit.impact._stats import (
@@ -53,6 +53,7 @@ __all__ = [
     "most_favoured",
     "pattern_table",
     "ratio_score_interval",
+    "ratios_to",
     "threshold_curve",
     "tier_is_favourable",
     "wilson_interval",
