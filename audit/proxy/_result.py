@@ -1,0 +1,273 @@
+"""The proxy analysis result: ranked proxy table, decomposition, neutralisation, redundant encoding."""
+
+from __future__ import annotations
+
+import copy
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ProxyResult", "MOST_OF_GAP", "TOP_PROXIES"]
+
+#: A proxy "carries most of a group's gap" when its share of the gap is at least this.
+MOST_OF_GAP = 0.5
+#: Number of proxies named on each pushed-out entry.
+TOP_PROXIES = 3
+
+TABLES = ("ranking", "influence", "decomposition", "neutralisation", "notable_changes", "redundant_encoding")
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "&mdash;"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return _e(x)
+
+
+@dataclass(frozen=True, eq=False)
+class ProxyResult:
+    """Result of :func:`audit.proxy.proxy_analysis`.
+
+    Attributes
+    ----------
+    status : str
+        ``"ok"``, or ``"partial"`` when a part could not be computed (see ``notes``).
+    methods : dict
+        Estimators, folds, sampling, thresholds and formulas, in words.
+    ranking : list of dict
+        One row per (input, protected attribute), strongest proxy first.
+    influence, decomposition, neutralisation, notable_changes, redundant_encoding : list of dict
+        The other tables (see :meth:`to_dict`).
+    notes : list of str
+    """
+
+    status: str
+    methods: dict
+    ranking: list
+    influence: list
+    decomposition: list
+    neutralisation: list
+    notable_changes: list
+    redundant_encoding: list
+    notes: list = field(default_factory=list)
+    _gap_shares: dict = field(default_factory=dict, repr=False)
+    _overlaps: dict = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ export
+    def to_dict(self) -> dict:
+        """JSON-ready: only str/int/float/bool/None/list/dict, finite floats, small counts suppressed.
+
+        Layout::
+
+            {"status", "methods",
+             "ranking": [{feature, kind, label, attribute, association, auc, nmi, eta, cramers_v,
+                          influence, variance_share, mean_abs_change, proxy_strength, proxy, direct}],
+             "influence": [{feature, kind, label, influence, variance_share, mean_abs_change, ...}],
+             "decomposition": [{attributes, group, reference, n, n_reference, suppressed, method,
+                                gap, mean_score, mean_score_reference,
+                                contributions: [{feature, kind, label, contribution, share, se}]}],
+             "neutralisation": [{feature, kind, label, method, how, attribute, rows_changed,
+                                 mean_abs_score_change, tiers: [tier names],
+                                 groups: [{attributes, group, n, suppressed,
+                                           before, after, change}]}],   # impact ratios, one per tier
+             "notable_changes": [{sentence, feature, kind, method, attributes, group, tier,
+                                  before, after, change}],
+             "redundant_encoding": [{attribute, n_classes, auc_score, association_score,
+                                     auc_inputs, association_inputs, inputs, classes_left_out}],
+             "notes": [...]}
+        """
+        return copy.deepcopy({
+            "status": self.status,
+            "methods": self.methods,
+            "ranking": self.ranking,
+            "influence": self.influence,
+            "decomposition": self.decomposition,
+            "neutralisation": self.neutralisation,
+            "notable_changes": self.notable_changes,
+            "redundant_encoding": self.redundant_encoding,
+            "notes": self.notes,
+        })
+
+    def to_frame(self, table: str = "ranking") -> pd.DataFrame:
+        """One table as a tidy DataFrame.
+
+        ``table`` is one of ``"ranking"`` (default), ``"influence"``,
+        ``"decomposition"`` (one row per group and input), ``"neutralisation"``
+        (one row per input, counterfactual, group and tier), ``"notable_changes"``
+        or ``"redundant_encoding"``.
+        """
+        if table not in TABLES:
+            raise ValueError(f"table must be one of {', '.join(TABLES)}; got {table!r}")
+        if table == "decomposition":
+            rows = []
+            for rec in self.decomposition:
+                head = {"attributes": " & ".join(rec["attributes"]),
+                        "group": " & ".join(f"{k}={v}" for k, v in rec["group"].items()),
+                        "reference": " & ".join(f"{k}={v}" for k, v in rec["reference"].items()),
+                        "n": rec["n"], "method": rec["method"], "gap": rec["gap"]}
+                for line in rec["contributions"]:
+                    rows.append({**head, **line})
+            return pd.DataFrame(rows)
+        if table == "neutralisation":
+            rows = []
+            for rec in self.neutralisation:
+                head = {k: rec[k] for k in ("feature", "kind", "label", "method", "attribute")}
+                for grp in rec["groups"]:
+                    gname = " & ".join(f"{k}={v}" for k, v in grp["group"].items())
+                    for j, tier in enumerate(rec["tiers"]):
+                        rows.append({**head, "group": gname, "n": grp["n"], "tier": tier,
+                                     "impact_ratio_before": grp["before"][j] if grp["before"] else None,
+                                     "impact_ratio_after": grp["after"][j] if grp["after"] else None,
+                                     "change": grp["change"][j] if grp["change"] else None})
+            return pd.DataFrame(rows)
+        rows = getattr(self, table)
+        frame = pd.DataFrame(copy.deepcopy(rows))
+        for col in ("group", "reference"):
+            if col in frame.columns:
+                frame[col] = frame[col].map(
+                    lambda d: " & ".join(f"{k}={v}" for k, v in d.items()) if isinstance(d, dict) else d)
+        return frame
+
+    # ------------------------------------------------------------------ pushed-out groups
+    def annotate_pushed_out(self, entries: list[dict]) -> list[dict]:
+        """Name the top proxies of each pushed-out entry (entries are copied, never dropped).
+
+        For an entry about the attributes ``A`` (all of them, for an
+        intersection) and group ``g``, the candidates are the ranking rows whose
+        attribute is in ``A`` (per input, its strongest row).  When the gap
+        decomposition has ``g``, each candidate's ``gap_share`` is its share of
+        the mean own-score gap between ``g`` and the entry's ``reference_group``
+        (the most favoured group; the decomposition's reference group when the
+        entry names none), from the differences of the two groups'
+        contributions against the common reference (exact for points tables),
+        and only inputs with a positive share (pushing in the direction of the
+        gap) are named;
+        ``top_proxies`` lists up to three, by ``proxy_strength``.  A term and a
+        column it reads measure (part of) the same thing: once one of them is
+        listed, the other is skipped.  If a named input is flagged ``proxy``
+        and carries at least ``MOST_OF_GAP`` (half) of the gap, the entry's
+        ``mechanism`` becomes ``"proxy"`` when it was ``"direct"`` (or absent),
+        else ``"+proxy"`` is appended.
+        """
+        overlaps = self._overlaps
+        out = []
+        for entry in entries or []:
+            e = copy.deepcopy(dict(entry))
+            group = e.get("group") if isinstance(e.get("group"), dict) else {}
+            attrs = list(e.get("attributes") or list(group))
+            shares = self._shares(attrs, group, e.get("reference_group"))
+            best: dict[tuple[str, str], dict] = {}
+            for row in self.ranking:
+                if row["attribute"] not in attrs or row["proxy_strength"] is None or row.get("direct"):
+                    continue
+                k = (row["kind"], row["feature"])
+                if k not in best or row["proxy_strength"] > best[k]["proxy_strength"]:
+                    best[k] = row
+            cands = []
+            for (kind, feat), row in best.items():
+                share = None if shares is None else shares.get((kind, feat))
+                if shares is not None and (share is None or share <= 0):
+                    continue
+                cands.append({"feature": feat, "kind": kind, "label": row["label"],
+                              "attribute": row["attribute"], "association": row["association"],
+                              "influence": row["influence"], "proxy_strength": row["proxy_strength"],
+                              "proxy": row["proxy"], "gap_share": None if share is None else round(share, 10)})
+            cands.sort(key=lambda c: (-c["proxy_strength"], c["kind"], c["feature"]))
+            chosen, seen = [], set()
+            for c in cands:
+                key_c = f"{c['kind']}:{c['feature']}"
+                if key_c in seen:
+                    continue
+                chosen.append(c)
+                seen.add(key_c)
+                seen.update(overlaps.get(key_c, ()))
+                if len(chosen) == TOP_PROXIES:
+                    break
+            e["top_proxies"] = chosen
+            if any(c["proxy"] and c["gap_share"] is not None and c["gap_share"] >= MOST_OF_GAP for c in chosen):
+                mech = e.get("mechanism")
+                if isinstance(mech, (list, tuple)):
+                    parts = [m for m in mech if m != "direct"] if list(mech) == ["direct"] else list(mech)
+                    if "proxy" not in parts:
+                        e["mechanism"] = [*parts, "proxy"]
+                elif mech in (None, "", "direct"):
+                    e["mechanism"] = "proxy"
+                elif "proxy" not in str(mech).split("+"):
+                    e["mechanism"] = f"{mech}+proxy"
+            out.append(e)
+        return out
+
+    def _lookup(self, attrs: list, group: dict):
+        key = (tuple(attrs), tuple(group.get(a) for a in attrs))
+        hit = self._gap_shares.get(key)
+        if hit is None:  # values may come back as text (e.g. from JSON)
+            text = (key[0], tuple(str(v) for v in key[1]))
+            hit = next((v for k, v in self._gap_shares.items()
+                        if (k[0], tuple(str(x) for x in k[1])) == text), None)
+        return hit
+
+    def _shares(self, attrs: list, group: dict, versus: Any) -> dict | None:
+        """Each input's share of the mean own-score gap between ``group`` and ``versus``.
+
+        ``versus`` is the entry's comparison group (the most favoured group of a
+        pushed-out entry); when absent or unknown, the decomposition's reference
+        group.  Contributions against a common reference are differenced, which
+        is exact for points tables.
+        """
+        mine = self._lookup(attrs, group)
+        if mine is None:
+            return None
+        other = self._lookup(attrs, versus) if isinstance(versus, dict) else None
+        gap0, base = other if other is not None else (0.0, {})
+        gap = mine[0] - gap0
+        if not gap:
+            return None
+        return {k: (v - base.get(k, 0.0)) / gap for k, v in mine[1].items()}
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        top = self.ranking[0] if self.ranking else None
+        head = (f"top: {top['feature']!r} ~ {top['attribute']!r} strength {top['proxy_strength']}"
+                if top else "no inputs")
+        return (f"ProxyResult(status={self.status!r}, rows={len(self.ranking)}, "
+                f"proxies={sum(1 for r in self.ranking if r['proxy'])}, {head})")
+
+    def _repr_html_(self) -> str:
+        m = self.methods
+        parts = [f"<div class='audit-proxy'><h3>Proxy analysis ({_e(self.status)})</h3>"]
+        parts.append(f"<p>proxy strength = {_e(m.get('proxy_strength', {}).get('formula', ''))}; "
+                     f"flagged when {_e(m.get('proxy_strength', {}).get('flag', ''))}</p>")
+        cols = ["feature", "kind", "attribute", "association", "auc", "influence", "proxy_strength", "proxy"]
+        parts.append("<table><thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in cols) + "</tr></thead><tbody>")
+        for row in self.ranking[:15]:
+            parts.append("<tr>" + "".join(
+                f"<td>{_num(row.get(c)) if c not in ('feature', 'kind', 'attribute') else _e(row.get(c))}</td>"
+                for c in cols) + "</tr>")
+        parts.append("</tbody></table>")
+        if len(self.ranking) > 15:
+            parts.append(f"<p>{len(self.ranking) - 15} more rows in <code>to_frame()</code>.</p>")
+        if self.notable_changes:
+            parts.append("<h4>Largest counterfactual changes</h4><ul>")
+            for n in self.notable_changes[:10]:
+                parts.append(f"<li>{_e(n['sentence'])}</li>")
+            parts.append("</ul>")
+        if self.redundant_encoding:
+            parts.append("<h4>Redundant encoding (cross-validated AUC)</h4><table><thead><tr>"
+                         "<th>attribute</th><th>score alone</th><th>all inputs</th></tr></thead><tbody>")
+            for r in self.redundant_encoding:
+                parts.append(f"<tr><td>{_e(r['attribute'])}</td><td>{_num(r['auc_score'])}</td>"
+                             f"<td>{_num(r['auc_inputs'])}</td></tr>")
+            parts.append("</tbody></table>")
+        for note in self.notes:
+            parts.append(f"<p><em>{_e(note)}</em></p>")
+        parts.append("</div>")
+        return "".join(parts)

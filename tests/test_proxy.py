@@ -1,0 +1,576 @@
+"""Tests of audit.proxy: every statistic is checked against an independent computation (named in a comment)."""
+
+from __future__ import annotations
+
+import doctest
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.stats.contingency import association as scipy_association
+from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
+
+import audit
+from audit.proxy import (
+    _analyses,
+    _association,
+    _equalise,
+    _result,
+    gap_decomposition,
+    influence,
+    neutralisation,
+    proxy_analysis,
+    redundant_encoding,
+)
+from audit.proxy._association import (
+    auc_from_scores,
+    correlation_ratio,
+    cramers_v,
+    cv_auc,
+    fold_indices,
+    normalized_mutual_info,
+    quantile_bins,
+)
+from audit.proxy._equalise import equalise_codes, equalise_numeric, equalise_series
+from audit.rules import Rule
+from audit.rules._spec import parse_spec
+
+PLANTED_SPEC = """
+name: planted
+title: planted proxy
+status: illustrative
+base: 500
+terms:
+  - {id: t_a, label: planted A, value: a, weight: 10, illustrative: true}
+  - {id: t_b, label: decoy B, value: b, weight: 10, illustrative: true}
+  - {id: t_c, label: weak C, value: c, weight: 15, illustrative: true}
+  - {id: t_d, label: small D, value: d, weight: 5, illustrative: true}
+tiers:
+  - {name: gold, threshold: 510, illustrative: true}
+  - {name: top, top_fraction: 0.1, illustrative: true}
+"""
+
+
+def points_rule(spec: str = PLANTED_SPEC, **replace) -> Rule:
+    for old, new in replace.items():
+        spec = spec.replace(old, new)
+    return Rule.from_spec(parse_spec(spec, source="test"))
+
+
+def planted_people(seed: int, n: int = 4000) -> pd.DataFrame:
+    """A = noisy copy of gender (moderate weight); B = decoy, same weight and variance, independent;
+    C = weakly associated, large weight; D = strongly associated, small weight."""
+    rng = np.random.default_rng(seed)
+    attr = rng.integers(0, 2, n)
+    return pd.DataFrame({
+        "a": attr + rng.normal(0, 0.8, n),
+        "b": rng.normal(0.5, np.sqrt(0.25 + 0.64), n),  # Var(b) = Var(a) = 0.25 + 0.64
+        "c": 0.15 * attr + rng.normal(0, 1, n),
+        "d": attr + rng.normal(0, 0.5, n),
+        "unused": rng.normal(0, 1, n),
+        "region": rng.choice(["north", "south", "east"], n),
+        "gender": np.where(attr == 1, "female", "male"),
+    })
+
+
+def additive_fn(df: pd.DataFrame) -> np.ndarray:
+    return 500 + 10 * df["a"] + 10 * df["b"] + 15 * df["c"] + 5 * df["d"]
+
+
+@pytest.fixture(scope="module")
+def sesame():
+    people, edges = audit.generate_sesame(3000, seed=3)
+    graph = audit.load_graph(edges, people["id"].to_numpy())
+    return people, graph
+
+
+# ------------------------------------------------------------------------ planted proxy
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("kind", ["points", "callable"])
+def test_planted_proxy_ranks_first_and_decoy_last(seed, kind):
+    people = planted_people(seed)
+    if kind == "points":
+        rule = points_rule()
+    else:
+        rule = Rule.from_callable(additive_fn, tiers={"gold": 510}, name="planted", features=["a", "b", "c", "d"])
+    res = proxy_analysis(rule, people, ["gender"], seed=seed, neutralise=False)
+    ranking = [r for r in res.ranking if r["attribute"] == "gender"]
+    names = [r["feature"] for r in ranking]
+    k = 2 if kind == "points" else 1  # points tables list each input as a column and as its term
+    assert set(names[:k]) == ({"a", "t_a"} if kind == "points" else {"a"})
+    assert set(names[-k:]) == ({"b", "t_b"} if kind == "points" else {"b"})
+    strengths = [r["proxy_strength"] for r in ranking]
+    assert strengths == sorted(strengths, reverse=True)
+    top = ranking[0]
+    assert top["proxy"] and not ranking[-1]["proxy"]
+    # A and B have the same influence (same weight and variance), only association separates them.
+    a_inf = next(r["influence"] for r in ranking if r["feature"] == "a")
+    b_inf = next(r["influence"] for r in ranking if r["feature"] == "b")
+    assert abs(a_inf - b_inf) < 0.05
+
+
+def test_ranking_layout_and_formula():
+    res = proxy_analysis(points_rule(), planted_people(0), ["gender", "region"], seed=0, neutralise=False)
+    d = res.to_dict()
+    for row in d["proxy"]["ranking"] if "proxy" in d else d["ranking"]:
+        for key in ("feature", "attribute", "association", "influence", "proxy_strength", "kind", "auc", "nmi"):
+            assert key in row
+        # proxy_strength = sqrt(association * influence), checked by recomputation
+        assert row["proxy_strength"] == pytest.approx(np.sqrt(row["association"] * row["influence"]), abs=1e-9)
+        assert row["association"] == pytest.approx(max(0.0, 2 * row["auc"] - 1), abs=1e-9)
+    keys = [(-r["proxy_strength"], r["feature"], r["kind"], r["attribute"]) for r in d["ranking"]]
+    assert keys == sorted(keys)
+    assert "sqrt(association * influence)" in d["methods"]["proxy_strength"]["formula"]
+    assert d["methods"]["association"]["folds"].startswith("StratifiedKFold(n_splits=5, shuffle=True")
+
+
+# ------------------------------------------------------------------------ association statistics
+def test_cramers_v_matches_scipy():
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 3, 5000)
+    x = np.where(rng.random(5000) < 0.3, g, rng.integers(0, 4, 5000))
+    table = pd.crosstab(x, g).to_numpy()
+    # reference: scipy.stats.contingency.association (Cramér's V, no correction)
+    assert cramers_v(x, g, 4, 3) == pytest.approx(scipy_association(table, method="cramer"), abs=1e-12)
+
+
+def test_eta_matches_r_squared_of_group_means():
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 4, 3000)
+    x = g * 0.3 + rng.normal(size=3000)
+    # reference: R^2 of least squares on group indicators (one-way ANOVA), eta = sqrt(R^2)
+    design = np.eye(4)[g]
+    beta, *_ = np.linalg.lstsq(design, x, rcond=None)
+    resid = x - design @ beta
+    r2 = 1 - resid @ resid / ((x - x.mean()) @ (x - x.mean()))
+    assert correlation_ratio(x, g, 4) == pytest.approx(np.sqrt(r2), abs=1e-12)
+    # binary input: eta equals Cramér's V (both are sqrt(chi2 / n))
+    xb = (rng.random(3000) < 0.3 + 0.1 * (g == 1)).astype(float)
+    assert correlation_ratio(xb, g, 4) == pytest.approx(cramers_v(xb.astype(np.int64), g, 2, 4), abs=1e-12)
+
+
+def test_nmi_matches_sklearn():
+    rng = np.random.default_rng(2)
+    g = rng.integers(0, 3, 4000)
+    x = g + rng.normal(size=4000)
+    bins, nb = quantile_bins(x, 10)
+    # reference: pandas.qcut deciles + sklearn.metrics.normalized_mutual_info_score
+    ref_bins = pd.qcut(x, 10, labels=False, duplicates="drop")
+    assert (bins == ref_bins).all()
+    assert normalized_mutual_info(bins, g, nb, 3) == pytest.approx(normalized_mutual_info_score(g, ref_bins),
+                                                                   abs=1e-12)
+    xc = rng.integers(0, 5, 4000)
+    assert normalized_mutual_info(xc, g, 5, 3) == pytest.approx(normalized_mutual_info_score(g, xc), abs=1e-12)
+
+
+def test_auc_helper_matches_sklearn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 2000).astype(bool)
+    s = np.round(rng.normal(size=2000) + y, 1)  # many ties
+    assert auc_from_scores(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+
+
+def test_cv_auc_close_to_gradient_boosting_on_the_one_input():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 6000)
+    x = np.sin(y * 1.3) + rng.normal(0, 0.7, 6000)  # non-monotone link
+    splits = fold_indices(y, 5, 0)
+    ours = cv_auc(x, y, 3, splits, categorical=False)
+    # reference: sklearn HistGradientBoosting on the same single input and folds, OVR macro AUC
+    ref = []
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for tr, te in splits:
+            m = HistGradientBoostingClassifier(random_state=0, early_stopping=True).fit(x[tr, None], y[tr])
+            ref.append(roc_auc_score(y[te], m.predict_proba(x[te, None]), multi_class="ovr"))
+    assert ours == pytest.approx(np.mean(ref), abs=0.02)
+    assert cv_auc(rng.normal(size=6000), y, 3, splits, categorical=False) == pytest.approx(0.5, abs=0.03)
+
+
+# ------------------------------------------------------------------------ influence
+def test_variance_shares_exact_and_influence_matches_variance_ratio():
+    people = planted_people(5, n=20_000)
+    rule = points_rule()
+    rows = {(r["kind"], r["feature"]): r for r in influence(rule, people, seed=0)}
+    S = rule.own_scores(people)
+    C = rule.term_contributions(people)
+    total = 0.0
+    for tid in C.columns:
+        # reference: np.cov on the contribution column and the own score
+        share = np.cov(C[tid], S, bias=True)[0, 1] / np.var(S)
+        assert rows[("term", tid)]["variance_share"] == pytest.approx(share, abs=1e-9)
+        total += rows[("term", tid)]["variance_share"]
+        # unclamped additive rule: permutation influence estimates Var(c_k) / Var(S)
+        assert rows[("term", tid)]["influence"] == pytest.approx(np.var(C[tid]) / np.var(S), rel=0.06, abs=0.005)
+        # neutralised at the mean: mean |c_k - mean c_k|
+        assert rows[("term", tid)]["mean_abs_change"] == pytest.approx(np.mean(np.abs(C[tid] - C[tid].mean())))
+    assert total + rows[("clamp", "range clamp")]["variance_share"] == pytest.approx(1.0, abs=1e-9)
+    assert rows[("clamp", "range clamp")]["variance_share"] == pytest.approx(0.0, abs=1e-12)  # no range
+
+
+def test_variance_shares_with_clamp_sum_to_one():
+    people = planted_people(6)
+    rule = points_rule(PLANTED_SPEC.replace("base: 500", "base: 500\nrange: [490, 515]"))
+    rows = influence(rule, people)
+    clamp = next(r for r in rows if r["kind"] == "clamp")
+    assert abs(clamp["variance_share"]) > 0.01
+    assert sum(r["variance_share"] for r in rows if r["kind"] in ("term", "clamp")) == pytest.approx(1.0, abs=1e-9)
+
+
+# ------------------------------------------------------------------------ gap decomposition
+def test_exact_decomposition_sums_to_gap_with_clamp_line():
+    people = planted_people(7)
+    rule = points_rule(PLANTED_SPEC.replace("base: 500", "base: 500\nrange: [490, 515]"))
+    recs = gap_decomposition(rule, people, ["gender", "region"])
+    S = pd.Series(rule.own_scores(people))
+    seen_clamp = False
+    for rec in recs:
+        attrs = rec["attributes"]
+        key = people[attrs].astype(str).agg(" & ".join, axis=1)
+        means = S.groupby(key).mean()  # reference: pandas groupby of the rule's own scores
+        g = " & ".join(str(rec["group"][a]) for a in attrs)
+        r = " & ".join(str(rec["reference"][a]) for a in attrs)
+        assert rec["gap"] == pytest.approx(means[g] - means[r], abs=1e-9)
+        total = sum(line["contribution"] for line in rec["contributions"])
+        assert abs(rec["gap"] - total) < 1e-9
+        clamp = [x for x in rec["contributions"] if x["kind"] == "clamp"]
+        assert len(clamp) == 1
+        seen_clamp |= abs(clamp[0]["contribution"]) > 1e-3
+    assert seen_clamp
+    assert {tuple(r["attributes"]) for r in recs} == {("gender",), ("region",), ("gender", "region")}
+
+
+def test_shapley_converges_to_exact_on_additive_callable():
+    people = planted_people(8, n=6000)
+    rule = Rule.from_callable(additive_fn, tiers={"gold": 510}, name="add", features=["a", "b", "c", "d"])
+    weights = {"a": 10, "b": 10, "c": 15, "d": 5}
+    m = people.groupby("gender")[list(weights)].mean()
+    # reference: for an additive f = sum_k w_k x_k, the exact Shapley value of x_k is w_k (mean_g - mean_ref)
+    exact = {k: w * (m.loc["female", k] - m.loc["male", k]) for k, w in weights.items()}
+    errors = []
+    for samples in (100, 1600):
+        rec = gap_decomposition(rule, people, ["gender"], reference={"gender": "male"},
+                                shapley_samples=samples, seed=1)[0]
+        assert rec["method"] == "shapley"
+        lines = {x["feature"]: x for x in rec["contributions"]}
+        err = 0.0
+        for k in weights:
+            diff = abs(lines[k]["contribution"] - exact[k])
+            assert diff <= 4 * lines[k]["se"] + 1e-9  # within the reported standard error
+            err += diff
+        errors.append(err)
+        assert abs(rec["gap"] - sum(x["contribution"] for x in rec["contributions"])) < 1e-9
+    assert errors[1] < errors[0]
+
+
+def test_shapley_on_points_table_matches_exact_columns():
+    people = planted_people(9, n=5000)
+    rule = points_rule()
+    ex = gap_decomposition(rule, people, ["gender"])[0]
+    sh = gap_decomposition(rule, people, ["gender"], method="shapley", shapley_samples=2000)[0]
+    exact = {x["feature"].removeprefix("t_"): x["contribution"] for x in ex["contributions"] if x["kind"] == "term"}
+    for line in sh["contributions"]:
+        if line["kind"] == "column":
+            assert abs(line["contribution"] - exact[line["feature"]]) <= 4 * line["se"] + 1e-9
+
+
+# ------------------------------------------------------------------------ neutralisation
+def test_neutralising_an_unread_column_changes_nothing(sesame):
+    people, graph = sesame
+    rule = audit.load_rule("sesame")
+    assert "region" not in rule.features
+    out = neutralisation(rule, people, ["gender", "region"], graph=graph, inputs=["region"])
+    assert {r["method"] for r in out["records"]} == {"removed", "equalised"}
+    for rec in out["records"]:
+        assert rec["rows_changed"] == 0 and rec["mean_abs_score_change"] == 0.0
+        for grp in rec["groups"]:
+            if not grp["suppressed"]:
+                assert grp["before"] == grp["after"]
+                assert all(c in (0.0, None) for c in grp["change"])
+    assert out["notable_changes"] == []
+    # and for a callable rule that does not read the column
+    people2 = planted_people(0)
+    rule2 = Rule.from_callable(additive_fn, tiers={"gold": 510}, name="add", features=["a", "b", "c", "d"])
+    out2 = neutralisation(rule2, people2, ["gender"], inputs=["unused"])
+    assert all(r["rows_changed"] == 0 for r in out2["records"])
+
+
+def _impact_by_pandas(rule, people, final, attribute, min_group_size=30):
+    att = pd.DataFrame(rule.attainment(final), columns=[t.name for t in rule.tiers])
+    att["g"] = people[attribute].to_numpy()
+    rates = att.groupby("g").mean()
+    sizes = att.groupby("g").size()
+    best = rates[sizes >= min_group_size].max()
+    return rates / best
+
+
+def test_term_removal_matches_rescoring_the_reduced_rule(sesame):
+    people, graph = sesame
+    rule = audit.load_rule("sesame")
+    out = neutralisation(rule, people, ["gender"], graph=graph, inputs=["video_games"], methods=["removed"])
+    rec = out["records"][0]
+    # reference: the reduced rule scored from scratch (network included), impact ratios by pandas
+    final = rule.without_terms(["video_games"]).score(people, graph)
+    ref = _impact_by_pandas(rule, people, final, "gender")
+    for grp in rec["groups"]:
+        if grp["attributes"] == ["gender"]:
+            for j, tier in enumerate(rec["tiers"]):
+                assert grp["after"][j] == pytest.approx(ref.loc[grp["group"]["gender"], tier], abs=1e-6)
+    sentence = next(s for s in out["notable_changes"] if s["attributes"] == ["gender"])["sentence"]
+    assert sentence.startswith("Without 'Hours of video games per week")
+    assert "impact ratio for" in sentence and " goes from " in sentence
+
+
+def test_equalised_input_has_reference_distribution():
+    rng = np.random.default_rng(10)
+    n = 6000
+    codes = rng.integers(0, 3, n)
+    x = rng.gamma(2.0 + codes, 1.0)
+    out = equalise_numeric(x, codes, 0, 3, np.random.default_rng(0))
+    ref = out[codes == 0]
+    assert (ref == x[codes == 0]).all()  # reference untouched
+    for g in (1, 2):
+        # reference: scipy two-sample Kolmogorov-Smirnov statistic ~ 0 after mapping (vs ~0.3 before)
+        assert stats.ks_2samp(x[codes == g], ref).statistic > 0.2
+        assert stats.ks_2samp(out[codes == g], ref).statistic < 2.0 / (codes == g).sum() + 1.0 / len(ref)
+    # discrete input (counts with ties): distribution matched too
+    xd = rng.poisson(1.0 + codes)
+    outd = equalise_numeric(xd, codes, 0, 3, np.random.default_rng(0))
+    pref = np.bincount(xd[codes == 0], minlength=20) / (codes == 0).sum()
+    for g in (1, 2):
+        pg = np.bincount(outd[codes == g], minlength=20)[:20] / (codes == g).sum()
+        assert np.abs(pg - pref).max() < 2.0 / (codes == g).sum() + 1.0 / (codes == 0).sum()
+    # ranks are preserved within a group (monotone map)
+    for g in (1, 2):
+        xi, oi = x[codes == g], out[codes == g]
+        assert stats.spearmanr(xi, oi).statistic > 0.999
+
+
+def test_equalised_categorical_fewest_moves():
+    rng = np.random.default_rng(11)
+    n = 5000
+    codes = rng.integers(0, 2, n)
+    xc = np.where(codes == 0, rng.choice(3, n, p=[0.5, 0.3, 0.2]), rng.choice(3, n, p=[0.2, 0.3, 0.5]))
+    out = equalise_codes(xc, codes, 0, 2, 3, np.random.default_rng(0))
+    ref_share = np.bincount(xc[codes == 0], minlength=3) / (codes == 0).sum()
+    n1 = (codes == 1).sum()
+    counts_before = np.bincount(xc[codes == 1], minlength=3)
+    counts_after = np.bincount(out[codes == 1], minlength=3)
+    assert np.abs(counts_after - n1 * ref_share).max() <= 1.0
+    # minimal transport: exactly the surplus moves
+    assert (out != xc).sum() == np.maximum(counts_before - counts_after, 0).sum()
+    s = pd.Series(np.array(["x", "y", "z"])[xc])
+    eq = equalise_series(s, codes, 0, 2, np.random.default_rng(0))
+    assert eq.dtype == s.dtype
+    b = pd.Series(xc == 0)
+    assert equalise_series(b, codes, 0, 2, np.random.default_rng(0)).dtype == bool
+
+
+# ------------------------------------------------------------------------ other rule kinds
+def test_estimator_rule_and_callable():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    people = planted_people(12, n=3000)
+    y = (people["a"] + people["c"] + (people["region"] == "north") + np.random.default_rng(0).normal(size=3000)) > 1
+    pre = ColumnTransformer([("num", StandardScaler(), ["a", "b", "c"]), ("cat", OneHotEncoder(), ["region"])])
+    model = make_pipeline(pre, LogisticRegression()).fit(people, y)
+    rule = Rule.from_estimator(model, features=["a", "b", "c", "region"], tiers={"approve": 0.5}, name="m")
+    res = proxy_analysis(rule, people, ["gender"], seed=0, shapley_samples=300)
+    d = res.to_dict()
+    assert d["status"] == "ok" and d["methods"]["additive"] is False
+    assert d["ranking"][0]["feature"] == "a"
+    assert {r["kind"] for r in d["ranking"]} == {"column"}
+    assert all(r["variance_share"] is None for r in d["ranking"])
+    rec = d["decomposition"][0]
+    assert rec["method"] == "shapley"
+    assert abs(rec["gap"] - sum(x["contribution"] for x in rec["contributions"])) < 1e-9
+    kinds = {r["how"] for r in d["neutralisation"] if r["method"] == "removed"}
+    assert kinds == {"set to its population mean", "set to its most common value"}
+    json.dumps(d, allow_nan=False)
+
+
+def test_callable_rule_without_declared_features():
+    people = planted_people(13, n=2000)
+    rule = Rule.from_callable(lambda df: 500 + 10 * df["a"] + 10 * df["b"], tiers={"gold": 505}, name="f")
+    res = proxy_analysis(rule, people, ["gender"], seed=0, neutralise=False)
+    feats = {r["feature"] for r in res.ranking}
+    assert feats == {"a", "b", "c", "d", "unused", "region"}  # every non-protected column
+    inf = {r["feature"]: r["influence"] for r in res.influence}
+    assert inf["unused"] == 0.0 and inf["region"] == 0.0
+
+
+# ------------------------------------------------------------------------ report contract
+def test_determinism_by_seed(sesame):
+    people, graph = sesame
+    a = proxy_analysis("sesame", people, ["gender", "ethnicity"], graph=graph, seed=5).to_dict()
+    b = proxy_analysis("sesame", people, ["gender", "ethnicity"], graph=graph, seed=5).to_dict()
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_json_ready_and_suppression(sesame):
+    people, graph = sesame
+    people = people.copy()
+    people.loc[:4, "ethnicity"] = "tiny group"  # 5 people, below the disclosure threshold
+    res = proxy_analysis("sesame", people, ["gender", "ethnicity"], graph=graph, seed=0, disclosure_threshold=10)
+    d = res.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    assert "NaN" not in text
+    tiny = [r for r in d["decomposition"] if r["group"].get("ethnicity") == "tiny group"]
+    assert tiny and all(r["suppressed"] and r["n"] is None and r["gap"] is None for r in tiny)
+    for rec in d["neutralisation"]:
+        for grp in rec["groups"]:
+            if grp["group"].get("ethnicity") == "tiny group":
+                assert grp["suppressed"] and grp["n"] is None and grp["after"] is None
+    assert d["methods"]["sampling"]["per_attribute"][0]["sampled"] is False
+    for frame_name in _result.TABLES:
+        assert isinstance(res.to_frame(frame_name), pd.DataFrame)
+
+
+def test_subsampling_is_recorded():
+    people = planted_people(14, n=3000)
+    res = proxy_analysis(points_rule(), people, ["gender"], seed=0, cv_max_rows=1000, neutralise=False)
+    s = res.to_dict()["methods"]["sampling"]["per_attribute"][0]
+    assert s["sampled"] and s["rows_used"] == 1000 and s["rows_available"] == 3000
+    assert any("subsample" in n for n in res.notes)
+
+
+def test_repr_html_escapes_user_strings():
+    people = planted_people(15, n=1500)
+    people["gender"] = np.where(people["gender"] == "female", "<script>alert(1)</script>", "m&m")
+    people = people.rename(columns={"a": "<b>a</b>"})
+    rule = Rule.from_callable(lambda df: 500 + 10 * df["<b>a</b>"] + 10 * df["b"], tiers={"<i>t</i>": 505},
+                              name="x", features=["<b>a</b>", "b"])
+    html_text = proxy_analysis(rule, people, ["gender"], seed=0, notable_change=0.0)._repr_html_()
+    assert "<script>" not in html_text and "<b>a</b>" not in html_text and "<i>t</i>" not in html_text
+    assert "&lt;b&gt;a&lt;/b&gt;" in html_text
+
+
+def test_annotate_pushed_out():
+    people = planted_people(16)
+    res = proxy_analysis(points_rule(), people, ["gender", "region"], seed=0, neutralise=False,
+                         reference={"gender": "male"})
+    entries = [
+        {"attributes": ["gender"], "group": {"gender": "female"}, "tier": "gold", "mechanism": "direct",
+         "reference_group": {"gender": "male"}, "impact_ratio": 0.6},
+        {"attributes": ["gender", "region"], "group": {"gender": "female", "region": "north"}, "tier": "gold",
+         "mechanism": "direct+network", "reference_group": {"gender": "male", "region": "south"}},
+        {"attributes": ["gender"], "group": {"gender": "nobody"}, "tier": "gold", "mechanism": "direct"},
+    ]
+    out = res.annotate_pushed_out(entries)
+    assert len(out) == 3 and entries[0]["mechanism"] == "direct"  # copies; nothing dropped
+    assert all(set(e) <= set(o) for e, o in zip(entries, out, strict=True))
+    first = out[0]
+    assert first["top_proxies"][0]["feature"] in ("a", "t_a")
+    assert len(first["top_proxies"]) <= 3
+    names = [p["feature"] for p in first["top_proxies"]]
+    assert not ({"a", "t_a"} <= set(names))  # a column and a term reading it are not both listed
+    for p in first["top_proxies"]:
+        assert set(p) >= {"feature", "association", "influence", "proxy_strength", "gap_share"}
+        assert p["gap_share"] > 0
+    # gap_share vs the reference group = the decomposition's share (reference: the decomposition record)
+    rec = next(r for r in res.decomposition if r["group"] == {"gender": "female"})
+    line = next(x for x in rec["contributions"] if x["feature"] == "t_" + first["top_proxies"][0]["feature"]
+                .removeprefix("t_"))
+    assert first["top_proxies"][0]["gap_share"] == pytest.approx(line["share"], abs=1e-9)
+    # A carries most of women's gap in this design: mechanism becomes "proxy"
+    assert first["top_proxies"][0]["gap_share"] >= 0.5
+    assert first["mechanism"] == "proxy"
+    # intersection vs a non-reference comparison group: differences of contributions (exact, additive)
+    sec = out[1]
+    recs = {tuple(sorted(r["group"].items())): r for r in res.decomposition if len(r["attributes"]) == 2}
+    g1 = recs[(("gender", "female"), ("region", "north"))]
+    g2 = recs.get((("gender", "male"), ("region", "south")))
+    for p in sec["top_proxies"]:
+        if p["kind"] != "term":
+            continue
+        c1 = next(x["contribution"] for x in g1["contributions"] if x["feature"] == p["feature"])
+        c2 = 0.0 if g2 is None else next(x["contribution"] for x in g2["contributions"] if x["feature"] == p["feature"])
+        gap = g1["gap"] - (0.0 if g2 is None else g2["gap"])
+        assert p["gap_share"] == pytest.approx((c1 - c2) / gap, abs=1e-9)
+    assert sec["mechanism"] in ("direct+network+proxy", "direct+network")
+    assert out[2]["top_proxies"] is not None and out[2]["mechanism"] in ("direct", "proxy")
+
+
+def test_run_hook_writes_ranking(sesame):
+    people, _ = sesame
+    report = audit.run("sesame", people, protected=["gender", "ethnicity"], families=["proxy"], seed=0)
+    doc = report.to_dict()
+    ranking = doc["proxy"]["ranking"]
+    assert ranking and all(k in ranking[0] for k in ("feature", "attribute", "association", "influence",
+                                                     "proxy_strength"))
+    assert [r["proxy_strength"] for r in ranking] == sorted((r["proxy_strength"] for r in ranking), reverse=True)
+    json.dumps(doc, allow_nan=False)
+
+
+def test_redundant_encoding_score_vs_inputs():
+    people = planted_people(17, n=3000)
+    rec = redundant_encoding(points_rule(), people, ["gender", "region"])
+    by = {r["attribute"]: r for r in rec}
+    assert by["gender"]["auc_inputs"] > 0.8 and by["gender"]["auc_score"] > 0.55
+    assert by["region"]["auc_inputs"] == pytest.approx(0.5, abs=0.05)  # region is independent of everything
+
+
+def test_doctests_pass():
+    import audit.proxy as proxy_pkg
+
+    for mod in (proxy_pkg, _association, _equalise, _analyses, _result):
+        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, mod.__name__
+
+
+def test_fast_paths_match_reference_implementations():
+    rng = np.random.default_rng(18)
+    n = 5000
+    g = rng.integers(0, 3, n)
+    x = np.round(rng.normal(size=n) + 0.3 * g, 1)
+    xc = x - x.mean()
+    # eta from centred values == the general function
+    assert _association.eta_centered(xc, float(xc @ xc), g, np.bincount(g)) == pytest.approx(
+        correlation_ratio(x, g, 3), abs=1e-12)
+    # cv_auc bins the sorted sample; reference: the same classifier with np.quantile edges and
+    # np.searchsorted per row, AUC by sklearn
+    splits = fold_indices(g, 5, 0)
+    ref = []
+    for tr, te in splits:
+        nbins = min(32, max(2, len(tr) // 50))
+        edges = np.unique(np.quantile(x[tr], np.linspace(0, 1, nbins + 1)[1:-1]))
+        btr, bte = np.searchsorted(edges, x[tr]), np.searchsorted(edges, x[te])
+        nb = len(edges) + 1
+        counts = np.bincount(btr * 3 + g[tr], minlength=nb * 3).reshape(nb, 3)
+        prior = np.bincount(g[tr], minlength=3) / len(tr)
+        probs = (counts + prior) / (counts.sum(axis=1, keepdims=True) + 1)
+        ref.append(roc_auc_score(g[te], probs[bte], multi_class="ovr"))
+    assert cv_auc(x, g, 3, splits, categorical=False) == pytest.approx(np.mean(ref), abs=1e-9)
+    # ascending order: values ascending, ties in (seeded) random order, missing last
+    xs = np.r_[np.round(rng.normal(size=1000), 1), np.nan]
+    o = _equalise.ascending_order(xs, np.random.default_rng(0))
+    assert np.all(np.diff(xs[o][:-1]) >= 0) and np.isnan(xs[o][-1])
+    assert sorted(o.tolist()) == list(range(len(xs)))
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_incremental_impact_ratios_equal_a_recount(sesame, higher_is_better):
+    from audit.impact import impact_ratios, tier_is_favourable
+    from audit.proxy._common import ImpactState, prepare
+
+    people, graph = sesame
+    base = audit.load_rule("sesame")
+    rule = Rule.from_callable(base.own_scores, tiers=list(base.tiers), name="s", features=list(base.features),
+                              higher_is_better=higher_is_better)
+    prep = prepare(rule, people, ["gender", "ethnicity"])
+    state = ImpactState(prep.rule, prep.final, prep.groupings, 30)
+    final2 = prep.final + np.random.default_rng(0).normal(0, 25, prep.n)
+    after = state.after(final2, prep.groupings)
+    att = rule.attainment(final2)
+    fav = np.array([tier_is_favourable(t, higher_is_better) for t in rule.tiers])
+    # reference: audit.impact.impact_ratios recounted from scratch on the favourable outcome
+    ref_att = np.where(fav[None, :], att, ~att)
+    for g in prep.groupings:
+        np.testing.assert_array_equal(after[g.key], impact_ratios(ref_att, g, min_group_size=30))
