@@ -311,7 +311,7 @@ def resolve_seeds(people: pd.DataFrame | None, n: int, seeds, fraction: float | 
         mask[rng.choice(n, size=k, replace=False)] = True
         return mask, {"selection": "random", "expression": None, "fraction": frac}
     if isinstance(seeds, str):
-        from audit.rules._expr import compile_expression
+        from audit.rules import compile_expression
 
         if people is None:
             raise AuditInputError("a seed expression needs the people table")

@@ -26,8 +26,8 @@ from audit.impact._stats import (
     compare_proportions,
     ratio_score_interval,
 )
-from audit.rules._tiers import Tier
-from audit.rules._tiers import attainment as tier_attainment
+from audit.rules import Tier
+from audit.rules import attainment as tier_attainment
 
 __all__ = ["disparate_impact", "tier_is_favourable"]
 

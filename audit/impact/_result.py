@@ -12,7 +12,7 @@ import pandas as pd
 
 from audit.groups import json_value
 from audit.impact._stats import wilson_interval
-from audit.rules._tiers import Tier
+from audit.rules import Tier
 
 __all__ = ["FOUR_FIFTHS", "ImpactResult", "methods_text"]
 
