@@ -22,16 +22,27 @@ import numpy as np
 __all__ = ["is_small", "cell_publishable"]
 
 
-def is_small(k, threshold: int):
-    """True where ``0 < k < threshold`` (works on scalars and arrays)."""
+def _small(k, threshold: int) -> np.ndarray:
     k = np.asarray(k)
-    out = (k > 0) & (k < threshold)
+    return (k > 0) & (k < threshold)
+
+
+def is_small(k, threshold: int):
+    """True where ``0 < k < threshold`` (scalars give a bool, arrays a bool array)."""
+    out = _small(k, threshold)
     return bool(out) if out.ndim == 0 else out
 
 
 def cell_publishable(k, n, threshold: int):
-    """True where a cell of ``k`` out of ``n`` may be published: neither ``k`` nor ``n - k`` is small."""
+    """True where a cell of ``k`` out of ``n`` may be published: neither ``k`` nor ``n - k`` is small.
+
+    Examples
+    --------
+    >>> from audit._privacy import cell_publishable
+    >>> [cell_publishable(k, 40, 10) for k in (0, 3, 20, 37, 40)]
+    [True, False, True, False, True]
+    """
     k = np.asarray(k)
     n = np.asarray(n)
-    out = ~is_small(k, threshold) & ~is_small(n - k, threshold) & ~is_small(n, threshold)
-    return bool(out) if np.ndim(out) == 0 else out
+    out = ~_small(k, threshold) & ~_small(n - k, threshold) & ~_small(n, threshold)
+    return bool(out) if out.ndim == 0 else out
