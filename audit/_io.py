@@ -17,6 +17,8 @@ def ensure_dir(path: str | Path) -> Path:
         raise AuditInputError(f"{path}: output path exists and is not a folder") from None
     except PermissionError:
         raise AuditInputError(f"{path}: no permission to create the output folder") from None
+    except OSError as exc:
+        raise AuditInputError(f"{path}: cannot create the output folder: {exc.strerror or exc}") from None
     return path
 
 
@@ -25,7 +27,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     path = Path(path)
     ensure_dir(path.parent)
     mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise AuditInputError(f"{path.parent}: cannot write there: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": "\n"})) as fh:
             fh.write(data)
@@ -36,6 +41,12 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     except PermissionError:
         _unlink(tmp)
         raise AuditInputError(f"{path}: no permission to write") from None
+    except IsADirectoryError:
+        _unlink(tmp)
+        raise AuditInputError(f"{path}: a folder of that name is in the way") from None
+    except OSError as exc:
+        _unlink(tmp)
+        raise AuditInputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
         _unlink(tmp)
         raise

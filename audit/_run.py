@@ -141,6 +141,10 @@ def run(
     for col in protected:
         if col not in frame.columns:
             raise AuditInputError(f"{pop.source}: protected column {col!r} is missing")
+        if frame[col].notna().sum() == 0:
+            raise AuditInputError(f"{pop.source}: protected column {col!r} has no values (all missing)")
+    if not 0 <= int(seed) < 2**32:
+        raise AuditInputError(f"seed must be between 0 and 2**32 - 1, got {seed}")
     if label is not None and label in protected:
         raise AuditInputError(f"label column {label!r} is also listed as protected")
     labels = _labels(frame, label, pop.source)

@@ -10,6 +10,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 
 from audit._errors import AuditInputError
 
@@ -151,6 +152,10 @@ def _print_rule(name: str, as_json: bool) -> None:
 def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
     import audit
 
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        # Checked before the audit runs, so a long run does not end in this error.
+        raise AuditInputError(f"{out}: output path exists and is not a folder")
     if args.command == "run":
         families = [f.strip() for f in args.families.split(",") if f.strip()]
         report = audit.run(

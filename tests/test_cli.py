@@ -168,3 +168,62 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "TERM": "xterm"})
     assert proc.returncode == 0
+
+
+# ---- regressions from the fresh-eyes review: each of these used to hang, crash or pass silently
+LAUGHS = """name: bomb
+title: t
+status: illustrative
+a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+terms: [{label: A, when: x, points: 1, illustrative: true}]
+tiers: [{name: t, threshold: 1, illustrative: true}]
+"""
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (LAUGHS, "aliases (*name) are not allowed"),
+        (BROKEN.replace("video_game_hours.__class__", "x").replace("threshold: 1", "threshold: .nan"),
+         "tier 'a': field 'threshold': Input should be a finite number"),
+        (BROKEN.replace("video_game_hours.__class__", "x").replace("weight: -2", "weight: .inf"),
+         "term 'Video games': field 'weight': Input should be a finite number"),
+        (BROKEN.replace("video_game_hours.__class__", "x").replace("threshold: 1", "threshold: 1, top_k: 3"),
+         "tier 'a': give exactly one of"),
+    ],
+)
+def test_hostile_or_degenerate_rule_files(tmp_path, capsys, text, expected):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    code, _, err = run_cli(capsys, "rules", "validate", str(path))
+    assert code == 2 and err.count("\n") == 1 and expected in err and str(path) in err
+
+
+def test_all_missing_protected_column_and_bad_seed(small_data, tmp_path, capsys):
+    people = pd.read_csv(small_data / "people.csv").assign(gender=None)
+    people.to_csv(tmp_path / "p.csv", index=False)
+    code, _, err = run_cli(capsys, "run", "sesame", "--data", str(tmp_path / "p.csv"), "--protected", "gender",
+                           "--out", str(tmp_path / "o"))
+    assert code == 2 and "protected column 'gender' has no values" in err
+    code, _, err = run_cli(capsys, "run", "sesame", "--data", str(small_data / "people.csv"), "--protected",
+                           "gender", "--seed", "-1", "--out", str(tmp_path / "o"))
+    assert code == 2 and "seed must be between" in err
+
+
+def test_tiny_population_still_gets_a_report(small_data, tmp_path, capsys):
+    # Every group is below the disclosure threshold: figures cannot be drawn, the report says so.
+    pd.read_csv(small_data / "people.csv").head(8).to_csv(tmp_path / "p.csv", index=False)
+    code, _, err = run_cli(capsys, "run", "sesame", "--data", str(tmp_path / "p.csv"), "--protected", "gender",
+                           "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    assert "Not drawn" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_folder_named_like_a_report_file(small_data, tmp_path, capsys):
+    (tmp_path / "o" / "report.json").mkdir(parents=True)
+    code, _, err = run_cli(capsys, "run", "sesame", "--data", str(small_data / "people.csv"), "--protected",
+                           "gender", "--families", "impact", "--out", str(tmp_path / "o"))
+    assert code == 2 and err.count("\n") == 1 and "report.json" in err
+    assert not list((tmp_path / "o").glob(".*.tmp"))

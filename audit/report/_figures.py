@@ -84,7 +84,13 @@ def _short(text: str, width: int = 28) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+class NothingToPlot(Exception):
+    """Raised by a figure whose data are all suppressed or absent (e.g. every group is tiny)."""
+
+
 def _new(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+    if nrows < 1 or ncols < 1:
+        raise NothingToPlot
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kw)
     return fig, axes
 

@@ -71,8 +71,8 @@ class Report:
 
     def save(self, out_dir: str | Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
         """Write the report files into ``out_dir`` (created if needed); each file appears whole or not at all."""
-        out = ensure_dir(out_dir)
-        # Render everything first so that a failure in one format leaves no partial set of files.
+        # Render everything first, so that a failure in one format leaves no partial set of
+        # files (and no empty output folder).
         texts = {}
         for fmt in formats:
             if fmt == "json":
@@ -85,6 +85,7 @@ class Report:
                 from audit._errors import AuditInputError
 
                 raise AuditInputError(f"unknown report format {fmt!r} (choose from json, md, html)")
+        out = ensure_dir(out_dir)
         return {fmt: write_atomic(out / f"report.{fmt}", text) for fmt, text in texts.items()}
 
     def _repr_html_(self) -> str:

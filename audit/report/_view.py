@@ -74,8 +74,13 @@ class _Figures:
         self.count = 0
 
     def __call__(self, fig_id: str, alt: str, caption: str, draw: Callable[[], Any]) -> dict:
+        try:
+            svg = F.render_svg(fig_id, draw) if self.enabled else None
+        except F.NothingToPlot:
+            return p(f"Not drawn ({alt.rstrip('.')}): no group in this audit has figures that can be "
+                     "published (every group is below the disclosure threshold, or nothing was measured).",
+                     "note")
         self.count += 1
-        svg = F.render_svg(fig_id, draw) if self.enabled else None
         return {"type": "figure", "id": fig_id, "alt": alt, "caption": f"Figure {self.count}. {caption}",
                 "svg": svg}
 

@@ -21,7 +21,8 @@ STATUSES = ("official", "reported", "reported, unofficial", "surrogate", "illust
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a threshold of .nan or a range up to .inf is a mistake, not a rule.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceSpec(_Strict):
@@ -34,7 +35,7 @@ class SourceSpec(_Strict):
 class ColumnSpec(_Strict):
     type: Literal["bool", "number", "integer", "category"]
     description: str = ""
-    values: list[Any] | None = None
+    values: list[Any] | None = Field(default=None, max_length=10_000)
 
 
 class _Cited(_Strict):
@@ -98,6 +99,16 @@ class TierSpec(_Cited):
     at_most: float | None = None
     top_k: int | None = Field(default=None, ge=1)
     top_fraction: float | None = Field(default=None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_cut(self):
+        cut = self.threshold is not None or self.at_most is not None
+        ranked = (self.top_k is not None) + (self.top_fraction is not None)
+        if cut + ranked != 1:
+            raise ValueError("give exactly one of threshold/at_most, top_k or top_fraction")
+        if self.threshold is not None and self.at_most is not None and self.threshold > self.at_most:
+            raise ValueError("threshold is above at_most: the band is empty")
+        return self
 
 
 class RuleSpec(_Strict):
@@ -190,10 +201,27 @@ def _where(loc: tuple, raw: dict) -> str:
     return ": ".join(parts)
 
 
+MAX_RULE_BYTES = 1_000_000
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without anchors/aliases: a few hundred bytes of nested aliases
+    (a "billion laughs" file) would otherwise expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in rule files", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def parse_spec(text: str, *, source: str) -> RuleSpec:
     """Parse and validate rule-file text; errors name the file, the term and the reason on one line."""
+    if len(text) > MAX_RULE_BYTES:
+        raise AuditInputError(f"{source}: rule file is larger than {MAX_RULE_BYTES:,} characters")
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
