@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._privacy import cell_publishable
 from audit.proxy._analyses import (
     association_records,
     cv_design,
@@ -184,6 +185,7 @@ def gap_decomposition(
     shapley_samples: int = 500,
     intersections: int = 2,
     disclosure_threshold: int = 10,
+    min_group_size: int = 30,
 ) -> list[dict]:
     """Each group's mean own-score gap against its reference group, split over the inputs.
 
@@ -204,8 +206,11 @@ def gap_decomposition(
 
     The reference of an attribute is ``reference[attribute]`` or its largest
     group; of an intersection, the combination of its attributes' references
-    (or its largest group when that combination is absent).  Groups below
-    ``disclosure_threshold`` people are suppressed.
+    (or its largest group when that combination is absent).  Group means — and
+    so the gap and its lines — are published only when the group and its
+    reference both have at least ``min_group_size`` people (and are not small
+    under the disclosure rule); otherwise the record is ``suppressed`` and only
+    sizes that are not small (``0 < n < disclosure_threshold``) are shown.
 
     Examples
     --------
@@ -221,7 +226,7 @@ def gap_decomposition(
     """
     prep = prepare(rule, people, protected, reference=reference, seed=seed, intersections=intersections)
     recs, _ = decomposition_records(prep, method=method, shapley_samples=shapley_samples,
-                                    disclosure_threshold=disclosure_threshold)
+                                    disclosure_threshold=disclosure_threshold, min_group_size=min_group_size)
     return recs
 
 
@@ -261,15 +266,23 @@ def neutralisation(
     A change that touches no term or column the rule reads changes nothing
     (exactly).
 
+    Disclosure control (:mod:`audit._privacy`): an impact ratio is published
+    only when both of its cells — the group's favourable count out of its size
+    and the most favoured group's — are publishable (neither the count nor its
+    complement is small), checked separately before and after; ``change`` only
+    when both are published; a small group is suppressed as a whole; the number
+    of rows changed (and the mean score change over them) only when that cell
+    of the population is publishable.
+
     Returns
     -------
     dict
         ``{"records": [...], "notable_changes": [...]}``: one record per
         (input, counterfactual) with the tier names (``tiers``) and, per group,
         the impact ratios ``before``, ``after`` and their ``change`` (lists in
-        tier order); and a sentence for every
-        change of at least ``notable_change`` for a group of at least
-        ``min_group_size`` people, largest first.
+        tier order, None where suppressed); and a sentence for every change of
+        at least ``notable_change`` for a group of at least ``min_group_size``
+        people whose ratios before and after are both published, largest first.
 
     Examples
     --------
@@ -328,11 +341,16 @@ def redundant_encoding(
 
 # ---------------------------------------------------------------------------- composite
 def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon, delta, notable_change,
-             decomposition_method, neutralise) -> dict:
+             decomposition_method, neutralise, min_group_size=30, disclosure_threshold=10) -> dict:
     sampling = []
     for a in prep.attributes:
         d = cv_design(prep, a, cv_folds, cv_max_rows)
-        sampling.append({"attribute": a, "rows_available": d["rows_available"], "rows_used": d["rows_used"],
+        # rows_available is a cell of the population (its complement: rows missing the attribute) and
+        # rows_used one of the sample (its complement: the rows of the groups left out).
+        available_ok = cell_publishable(d["rows_available"], prep.n, disclosure_threshold)
+        used_ok = cell_publishable(d["rows_used"], d["rows_sampled"], disclosure_threshold)
+        sampling.append({"attribute": a, "rows_available": d["rows_available"] if available_ok else None,
+                         "rows_used": d["rows_used"] if used_ok else None,
                          "sampled": d["sampled"], "groups_left_out": d["left_out"]})
     exact = prep.additive and decomposition_method != "shapley"
     return {
@@ -389,6 +407,9 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
                           "reference is the combination of its attributes' references (else its largest "
                           "group)"),
             "shapley_samples": None if exact else shapley_samples,
+            "published": (f"group means, gaps and contributions only when the group and its reference both "
+                          f"have at least {max(min_group_size, disclosure_threshold)} people; sizes unless "
+                          f"small (0 < n < {disclosure_threshold})"),
         },
         "neutralisation": {
             "enabled": bool(neutralise),
@@ -402,6 +423,10 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
                           "below target); seeded"),
             "impact_ratio": "attainment rate / highest rate among groups of at least min_group_size people",
             "notable_change": notable_change,
+            "published": (f"an impact ratio only when both its cells (the group's favourable count of its size "
+                          f"and the most favoured group's) are publishable: neither the count nor its "
+                          f"complement is small (0 < k < {disclosure_threshold}); before and after checked "
+                          "separately, change and sentences only when both are published"),
         },
         "redundant_encoding": {
             "score": "final score through the same one-input histogram classifier as the association AUC",
@@ -411,9 +436,43 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
                        "the rule reads"),
             "folds": "the association's subsample and folds",
         },
-        "pushed_out": (f"top_proxies: up to {TOP_PROXIES} inputs with the highest proxy strength for the "
-                       "entry's attributes that push its mean score in the direction of its gap; mechanism "
-                       f"'proxy' when a flagged proxy carries at least {MOST_OF_GAP:.0%} of the gap"),
+        "pushed_out": {
+            "top_proxies": (f"up to {TOP_PROXIES} inputs with the highest proxy strength for the entry's "
+                            "attributes (inputs that read the attribute itself are not proxies) that push "
+                            "the group in the direction of its gap: gap_share > 0, or, where gap_share is not "
+                            "available, mean_gap_share > 0; a term and a column it reads are not both listed"),
+            "gap_share": ("tier-specific: (impact ratio after - impact ratio before) / (1 - impact ratio "
+                          "before) for the entry's group and tier (against the most favoured group, on final "
+                          "scores), where 'after' has the input's distribution within every group of the "
+                          "entry's grouping (an intersection's groups for an intersection) mapped onto its "
+                          "reference group's, as in the 'equalised' neutralisation; the share of the gap to "
+                          "parity that equalising the input closes (shares of several inputs need not add up "
+                          "to 1). None when either ratio is not published (two-cell rule)"
+                          if neutralise else "not computed (neutralise=False): always None"),
+            "mean_gap_share": ("the input's share of the mean own-score gap (no network term) between the "
+                               "entry's group and its comparison (most favoured) group, from the gap "
+                               "decomposition; a mean-score quantity, which need not match a tier's "
+                               "attainment gap (e.g. a top-1% tier); None when either group's means are not "
+                               "published"),
+        },
+        "mechanism": {
+            "vocabulary": ["protected", "proxy", "indirect"],
+            "combinable_with": "network",
+            "joiner": "+",
+            "protected": ("the rule reads the protected attribute itself: a column the rule reads (or a term "
+                          "reads) is one of the entry's attributes; '+proxy' is added when a flagged proxy "
+                          f"also carries at least {MOST_OF_GAP:.0%} of the gap ('protected+proxy')"),
+            "proxy": (f"the rule does not read the attribute and a flagged proxy carries at least "
+                      f"{MOST_OF_GAP:.0%} of the gap (its gap_share; its mean_gap_share where gap_share "
+                      "is not available)"),
+            "indirect": ("the rule does not read the attribute and no flagged proxy carries half the gap: the "
+                         "gap is produced by the rule's terms through inputs correlated with the attribute, "
+                         "without a single dominant proxy"),
+            "network": ("added by the network (contagion) family: '+network' when the friends term widens "
+                        "the gap materially, 'network' alone when it causes it"),
+            "replaces": ("the impact family's provisional 'direct'; entries are annotated by this family "
+                         "before the network family"),
+        },
         "sampling": {
             "cv_max_rows": cv_max_rows,
             "cv_subsample": (f"stratified by the attribute, without replacement; each group keeps at least "
@@ -560,7 +619,7 @@ def _analyse(prep: Prepared, *, cv_folds, cv_max_rows, min_group_size, disclosur
     assoc = association_records(prep, cv_folds=cv_folds, cv_max_rows=cv_max_rows)
     infl = influence_records(prep)
     ranking = _ranking(assoc, infl, epsilon, delta)
-    decomposition, shares, neutral, notable = [], {}, [], []
+    decomposition, shares, neutral, notable, effects = [], {}, [], [], {}
     if prep.rule.kind == "observed":
         status = "partial"
         notes.append("observed score: its formula is unknown, so the score column is the only input; "
@@ -568,11 +627,13 @@ def _analyse(prep: Prepared, *, cv_folds, cv_max_rows, min_group_size, disclosur
     else:
         decomposition, shares = decomposition_records(prep, method=decomposition_method,
                                                       shapley_samples=shapley_samples,
-                                                      disclosure_threshold=disclosure_threshold)
+                                                      disclosure_threshold=disclosure_threshold,
+                                                      min_group_size=min_group_size)
         if neutralise:
             neutral, notable = neutralisation_records(prep, min_group_size=min_group_size,
                                                       disclosure_threshold=disclosure_threshold,
-                                                      notable_change=notable_change, max_notable=max_notable)
+                                                      notable_change=notable_change, max_notable=max_notable,
+                                                      effects=effects)
         else:
             notes.append("neutralisation was not run (neutralise=False)")
     encoding = encoding_records(prep, cv_folds=cv_folds, cv_max_rows=cv_max_rows)
@@ -581,10 +642,19 @@ def _analyse(prep: Prepared, *, cv_folds, cv_max_rows, min_group_size, disclosur
                      "(methods.sampling)")
     methods = _methods(prep, cv_folds=cv_folds, cv_max_rows=cv_max_rows, shapley_samples=shapley_samples,
                        epsilon=epsilon, delta=delta, notable_change=notable_change,
-                       decomposition_method=decomposition_method, neutralise=neutralise)
+                       decomposition_method=decomposition_method, neutralise=neutralise,
+                       min_group_size=min_group_size, disclosure_threshold=disclosure_threshold)
+    reads = set(prep.rule.features)
+    for inp in prep.inputs:
+        if inp.read:
+            reads.update(inp.columns)
+    index = {tuple(g.attributes): (g.key, [tuple(v) for v in g.values])
+             for g in [*prep.singles.values(), *prep.groupings]}
     return ProxyResult(status=status, methods=methods, ranking=ranking, influence=infl,
                        decomposition=decomposition, neutralisation=neutral, notable_changes=notable,
-                       redundant_encoding=encoding, notes=notes, _gap_shares=shares, _overlaps=_overlaps(prep))
+                       redundant_encoding=encoding, notes=notes, _gap_shares=shares, _overlaps=_overlaps(prep),
+                       _reads=frozenset(reads), _tier_effects=effects, _groupings=index,
+                       _tiers=tuple(t.name for t in prep.rule.tiers))
 
 
 _OPTIONS = ("cv_folds", "cv_max_rows", "shapley_samples", "epsilon", "delta", "notable_change", "max_notable",

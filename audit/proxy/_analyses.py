@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._privacy import cell_publishable, is_small
 from audit.proxy._association import (
     NMI_BINS,
     auc_from_scores,
@@ -71,7 +72,7 @@ def cv_design(prep: Prepared, attribute: str, cv_folds: int, cv_max_rows: int) -
     kept = np.flatnonzero(counts >= cv_folds)
     left_out = [g.name(int(c)) for c in np.flatnonzero((counts > 0) & (counts < cv_folds))]
     available = int((g.codes >= 0).sum())
-    design = {"attribute": attribute, "rows_available": available, "rows_used": 0,
+    design = {"attribute": attribute, "rows_available": available, "rows_sampled": int(len(rows)), "rows_used": 0,
               "sampled": bool(len(rows) < available), "classes": [], "left_out": left_out,
               "rows": None, "y": None, "splits": [], "n_classes": int(len(kept))}
     if len(kept) >= 2:
@@ -223,11 +224,18 @@ def decomposition_records(
     method: str = "auto",
     shapley_samples: int = 500,
     disclosure_threshold: int = 10,
+    min_group_size: int = 30,
 ) -> tuple[list[dict], dict]:
     """Mean own-score gap of every group vs its reference, split over the inputs.
 
+    Group means (and so the gap and its contributions) are published only when
+    both the group and its reference have at least ``min_group_size`` people
+    (and are not small under the disclosure rule); a group's size is published
+    unless it is small (:func:`audit._privacy.is_small`).
+
     Returns the records and a private map ``(attributes, values) -> (gap, {(kind, input): contribution})``
-    (the reference group included, with zeros) used to annotate pushed-out groups.
+    (the reference group included, with zeros; only groups whose means are published) used to annotate
+    pushed-out groups.
     """
     if method not in ("auto", "exact", "shapley"):
         raise AuditInputError(f"decomposition method must be 'auto', 'exact' or 'shapley', got {method!r}")
@@ -238,17 +246,18 @@ def decomposition_records(
     columns = [i for i in prep.inputs if i.kind == "column" and i.read]
     terms = [i for i in prep.inputs if i.kind == "term"]
     records, shares = [], {}
+    floor = max(int(min_group_size), int(disclosure_threshold), 1)  # smallest group whose mean is published
     for g in prep.groupings:
         ref = prep.references.get(g.key)
         if ref is None:
             continue
         means = g.means(S)
-        small_ref = g.counts[ref] < disclosure_threshold
+        small_ref = g.counts[ref] < floor
         if exact:
             mC = g.means(prep.C)
             mclamp = g.means(S - prep.R)
         else:
-            todo = [c for c in range(g.n_groups) if c != ref and g.counts[c] >= disclosure_threshold]
+            todo = [c for c in range(g.n_groups) if c != ref and g.counts[c] >= floor]
             sh = _shapley(prep, g, ref, todo, columns, shapley_samples) if todo and not small_ref else {}
         if not small_ref:  # the reference itself: no gap, no contributions
             zero = {("term", t.name): 0.0 for t in terms} if exact else {}
@@ -257,16 +266,16 @@ def decomposition_records(
         for code in range(g.n_groups):
             if code == ref:
                 continue
-            n = int(g.counts[code])
+            n, n_ref = int(g.counts[code]), int(g.counts[ref])
             rec: dict[str, Any] = {
                 "attributes": list(g.attributes), "group": g.label(code), "reference": g.label(ref),
-                "n": n, "n_reference": int(g.counts[ref]), "suppressed": False,
+                "n": None if is_small(n, disclosure_threshold) else n,
+                "n_reference": None if is_small(n_ref, disclosure_threshold) else n_ref, "suppressed": False,
                 "method": "exact" if exact else "shapley",
             }
-            if n < disclosure_threshold or small_ref:
-                rec.update(n=None if n < disclosure_threshold else n,
-                           n_reference=None if small_ref else rec["n_reference"], suppressed=True,
-                           gap=None, mean_score=None, mean_score_reference=None, contributions=[])
+            if n < floor or small_ref:
+                rec.update(suppressed=True, gap=None, mean_score=None, mean_score_reference=None,
+                           contributions=[])
                 records.append(rec)
                 continue
             gap = float(means[code] - means[ref])
@@ -361,8 +370,18 @@ def neutralisation_records(
     disclosure_threshold: int = 10,
     notable_change: float = 0.05,
     max_notable: int = 100,
+    effects: dict | None = None,
 ) -> tuple[list[dict], list[dict]]:
-    """Counterfactual impact ratios per input (see :func:`audit.proxy.neutralisation`)."""
+    """Counterfactual impact ratios per input (see :func:`audit.proxy.neutralisation`).
+
+    Every published ratio passes the two-cell rule (:class:`~audit.proxy._common.Impact`).
+    When ``effects`` is a dict (and ``"equalised"`` is among ``methods``) it
+    receives, for every input and every grouping — each protected attribute
+    and, in addition to the published records, each intersection — the
+    grouping's impact ratios before and after the input is equalised across
+    that grouping's groups: ``effects[(kind, input, grouping key)] = (before,
+    after)`` (private; the tier-specific gap shares of pushed-out groups).
+    """
     for m in methods:
         if m not in ("removed", "equalised"):
             raise AuditInputError(f"neutralisation method must be 'removed' or 'equalised', got {m!r}")
@@ -373,8 +392,9 @@ def neutralisation_records(
             raise AuditInputError(f"neutralisation: {missing[0]!r} is neither a column of the data nor a term")
     tiers = [t.name for t in prep.rule.tiers]
     singles = [g for g in prep.singles.values() if g not in prep.groupings]
-    state = ImpactState(prep.rule, prep.final, list(prep.groupings) + singles, min_group_size)
-    before = {g.key: state.before(g) for g in list(prep.groupings) + singles}
+    everything = list(prep.groupings) + singles
+    state = ImpactState(prep.rule, prep.final, everything, min_group_size, disclosure_threshold)
+    before = {g.key: state.before(g) for g in everything}
     records: list[dict] = []
     notable: list[dict] = []
     for inp in chosen:
@@ -409,8 +429,12 @@ def neutralisation_records(
                 values = prep.C[:, inp.terms[0]] if inp.kind == "term" else \
                     prep.frame[inp.name].to_numpy(dtype=float, na_value=np.nan)
                 order = ascending_order(values, rng_for(prep.seed, "equalise", inp.kind, inp.name))
-            for a in prep.attributes:
-                g = prep.singles[a]
+            # Public records per protected attribute; with ``effects``, also (privately) per intersection.
+            targets = [(prep.singles[a], True) for a in prep.attributes]
+            if effects is not None:
+                targets += [(h, False) for h in prep.groupings if len(h.attributes) > 1]
+            for g, public in targets:
+                a = g.key
                 ref = prep.references[g.key]
                 rng = rng_for(prep.seed, "equalise", inp.kind, inp.name, a)
                 if inp.kind == "term":
@@ -423,6 +447,10 @@ def neutralisation_records(
                                                                     order=order))
                 final = prep.finalise(own)
                 after = state.after(final, [g])
+                if effects is not None:
+                    effects[(inp.kind, inp.name, g.key)] = (before[g.key], after[g.key])
+                if not public:
+                    continue
                 how = (f"distribution within every {a} group mapped onto that of {g.name(ref)}")
                 rec = _neutral_record(prep, inp, "equalised", how, a, final, [g], before, after, tiers,
                                       disclosure_threshold)
@@ -438,32 +466,51 @@ def neutralisation_records(
 
 
 def _neutral_record(prep, inp, method, how, attribute, final, groupings, before, after, tiers, t) -> dict:
+    """One counterfactual's record: per group and tier, the impact ratios before and after.
+
+    A ratio is published only where both its cells (the group's favourable
+    count of its size, and the most favoured group's) are publishable — before
+    and after separately; ``change`` only where both are.  A group that is
+    small is ``suppressed`` as a whole (size and ratios None).
+    """
     changed = final != prep.final
+    rows_changed = int(changed.sum())
+    # The changed rows are a cell of the population: both figures below describe them.
+    rows_ok = bool(cell_publishable(rows_changed, prep.n, t))
     groups = []
     for g in groupings:
         b, a = before[g.key], after[g.key]
         for code in range(g.n_groups):
             n = int(g.counts[code])
-            small = n < t
+            small = is_small(n, t)
             entry = {"attributes": list(g.attributes), "group": g.label(code), "n": None if small else n,
                      "suppressed": small}
             if small:
                 entry.update(before=None, after=None, change=None)
             else:
-                entry["before"] = [fnum(b[code, j], 6) for j in range(len(tiers))]
-                entry["after"] = [fnum(a[code, j], 6) for j in range(len(tiers))]
-                entry["change"] = [fnum(a[code, j] - b[code, j], 6) for j in range(len(tiers))]
+                bok, aok = b.ok[code], a.ok[code]
+                br, ar = b.ratio[code], a.ratio[code]
+                entry["before"] = [fnum(br[j], 6) if bok[j] else None for j in range(len(tiers))]
+                entry["after"] = [fnum(ar[j], 6) if aok[j] else None for j in range(len(tiers))]
+                entry["change"] = [fnum(ar[j] - br[j], 6) if bok[j] and aok[j] else None
+                                   for j in range(len(tiers))]
             groups.append(entry)
     return {
         "feature": inp.name, "kind": inp.kind, "label": inp.label, "method": method, "how": how,
-        "attribute": attribute, "rows_changed": int(changed.sum()),
-        "mean_abs_score_change": fnum(float(np.mean(np.abs(final - prep.final))) if prep.n else 0.0),
+        "attribute": attribute, "rows_changed": rows_changed if rows_ok else None,
+        "mean_abs_score_change": (fnum(float(np.mean(np.abs(final - prep.final))) if prep.n else 0.0)
+                                  if rows_ok else None),
         "tiers": list(tiers),
         "groups": groups,
     }
 
 
 def _sentences(prep, rec, phrase, groupings, before, after, tiers, min_group_size, threshold) -> list[dict]:
+    """A sentence per (group, tier) whose impact ratio changes by at least ``threshold``.
+
+    Only groups of at least ``min_group_size`` people, and only where both the
+    ratio before and the ratio after are published (two-cell rule).
+    """
     out = []
     for g in groupings:
         b, a = before[g.key], after[g.key]
@@ -471,8 +518,10 @@ def _sentences(prep, rec, phrase, groupings, before, after, tiers, min_group_siz
             if g.counts[code] < min_group_size:
                 continue
             for j, tn in enumerate(tiers):
-                x, y = b[code, j], a[code, j]
-                if not (np.isfinite(x) and np.isfinite(y)) or abs(y - x) < threshold:
+                if not (b.ok[code, j] and a.ok[code, j]):
+                    continue
+                x, y = b.ratio[code, j], a.ratio[code, j]
+                if abs(y - x) < threshold:
                     continue
                 out.append({
                     "sentence": f"{phrase}, {g.name(code)}'s impact ratio for {tn} goes from "

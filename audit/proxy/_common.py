@@ -19,15 +19,16 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._privacy import cell_publishable
 from audit.groups import Grouping, build_groupings, json_value
 
-__all__ = ["ImpactState", "Input", "Prepared", "prepare", "rng_for", "fnum", "impact_functions"]
+__all__ = ["Impact", "ImpactState", "Input", "Prepared", "prepare", "rng_for", "fnum", "impact_functions"]
 
 #: Number of protected values shown in one error message.
 _SHOW = 8
@@ -64,18 +65,33 @@ def impact_functions():
     return group_rates, most_favoured, ratios_to, tier_is_favourable
 
 
+class Impact(NamedTuple):
+    """Impact ratios of every group and tier, and where they may be published.
+
+    ``ok[g, j]``: both cells behind ``ratio[g, j]`` — group ``g``'s favourable
+    count out of its size, and the most favoured group's — are publishable under
+    :func:`audit._privacy.cell_publishable`, and the ratio is defined.
+    """
+
+    ratio: np.ndarray   # (G, T) float, NaN where undefined
+    ok: np.ndarray      # (G, T) bool
+
+
 class ImpactState:
     """Impact ratios of a baseline and of counterfactual scores, updated from the rows that change.
 
     ``hits`` of a counterfactual = baseline hits + per-group sums of the change
     in attainment over the people whose attainment changed; identical to
-    recounting (integers), but costs O(changed rows) per grouping.
+    recounting (integers), but costs O(changed rows) per grouping.  Every
+    result carries its publication mask (two-cell rule, see :class:`Impact`).
     """
 
-    def __init__(self, rule, final: np.ndarray, groupings: Sequence[Grouping], min_group_size: int) -> None:
+    def __init__(self, rule, final: np.ndarray, groupings: Sequence[Grouping], min_group_size: int,
+                 disclosure_threshold: int = 10) -> None:
         group_rates, self._most_favoured, self._ratios_to, favourable = impact_functions()
         self.rule = rule
         self.min_group_size = int(min_group_size)
+        self.disclosure_threshold = int(disclosure_threshold)
         self.favourable = np.array([favourable(t, rule.higher_is_better) for t in rule.tiers], dtype=bool)
         # Attainment tier by tier (contiguous columns): cheaper to compare than an (n, T) matrix.
         self.att0 = [t.attained(final) for t in rule.tiers]
@@ -85,15 +101,21 @@ class ImpactState:
             counts, hits = group_rates(att0, g)
             self.base[g.key] = (np.asarray(counts, dtype=np.int64), np.asarray(hits, dtype=np.int64))
 
-    def ratios(self, counts: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    def ratios(self, counts: np.ndarray, hits: np.ndarray) -> Impact:
         fav = np.where(self.favourable[None, :], hits, counts[:, None] - hits)
-        return np.asarray(self._ratios_to(counts, fav, self._most_favoured(counts, fav, self.min_group_size)),
-                          dtype=float)
+        mf = np.asarray(self._most_favoured(counts, fav, self.min_group_size), dtype=np.int64)
+        ratio = np.asarray(self._ratios_to(counts, fav, mf), dtype=float)
+        cell = np.asarray(cell_publishable(fav, counts[:, None], self.disclosure_threshold),
+                          dtype=bool).reshape(fav.shape)
+        valid = mf >= 0
+        cols = np.arange(fav.shape[1])
+        ref_ok = cell[np.where(valid, mf, 0), cols] & valid if len(counts) else np.zeros(len(cols), dtype=bool)
+        return Impact(ratio, cell & ref_ok[None, :] & np.isfinite(ratio))
 
-    def before(self, g: Grouping) -> np.ndarray:
+    def before(self, g: Grouping) -> Impact:
         return self.ratios(*self.base[g.key])
 
-    def after(self, final: np.ndarray, groupings: Sequence[Grouping]) -> dict[str, np.ndarray]:
+    def after(self, final: np.ndarray, groupings: Sequence[Grouping]) -> dict[str, Impact]:
         att1 = [t.attained(final) for t in self.rule.tiers]  # what Rule.attainment computes, per column
         differs = np.zeros(len(final), dtype=bool)
         for a1, a0 in zip(att1, self.att0, strict=True):

@@ -33,6 +33,25 @@ def _num(x: Any, digits: int = 3) -> str:
     return _e(x)
 
 
+#: The impact family's provisional mechanism, replaced by this family's diagnosis.
+_PROVISIONAL = ("direct", "direct term")
+
+
+def _mechanism(mech: Any, *, reads: bool, proxy: bool):
+    """The mechanism after the proxy diagnosis (see :meth:`ProxyResult.annotate_pushed_out`)."""
+    as_list = isinstance(mech, (list, tuple))
+    parts = [str(m) for m in mech if m] if as_list else (
+        [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
+    if not parts or parts[0] in _PROVISIONAL:
+        head = ["protected", "proxy"] if reads and proxy else \
+            ["protected"] if reads else ["proxy"] if proxy else ["indirect"]
+        rest = [m for m in parts[1:] if m not in _PROVISIONAL and m not in head]
+        parts = head + rest
+    elif proxy and "proxy" not in parts:
+        parts = [*parts, "proxy"]
+    return list(parts) if as_list else "+".join(parts)
+
+
 @dataclass(frozen=True, eq=False)
 class ProxyResult:
     """Result of :func:`audit.proxy.proxy_analysis`.
@@ -61,10 +80,23 @@ class ProxyResult:
     notes: list = field(default_factory=list)
     _gap_shares: dict = field(default_factory=dict, repr=False)
     _overlaps: dict = field(default_factory=dict, repr=False)
+    _reads: frozenset = field(default_factory=frozenset, repr=False)      # columns the rule reads
+    _tier_effects: dict = field(default_factory=dict, repr=False)         # equalised impact, see _tier_share
+    _groupings: dict = field(default_factory=dict, repr=False)            # attributes -> (key, values)
+    _tiers: tuple = field(default=(), repr=False)
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict:
-        """JSON-ready: only str/int/float/bool/None/list/dict, finite floats, small counts suppressed.
+        """JSON-ready: only str/int/float/bool/None/list/dict, finite floats, disclosure rule applied.
+
+        Suppression (:mod:`audit._privacy`): sizes ``0 < n < disclosure_threshold``
+        are None; decomposition means, gaps and contributions only for groups
+        (and references) of at least ``min_group_size`` people; a neutralisation
+        ratio only when both its cells (the group's favourable count of its size
+        and the most favoured group's) are publishable, before and after
+        separately, ``change`` and ``notable_changes`` only when both are;
+        ``rows_changed`` / ``mean_abs_score_change`` and the sampling's row counts
+        only when they are publishable cells.
 
         Layout::
 
@@ -79,6 +111,7 @@ class ProxyResult:
                                  mean_abs_score_change, tiers: [tier names],
                                  groups: [{attributes, group, n, suppressed,
                                            before, after, change}]}],   # impact ratios, one per tier
+                                                                        # (None where suppressed)
              "notable_changes": [{sentence, feature, kind, method, attributes, group, tier,
                                   before, after, change}],
              "redundant_encoding": [{attribute, n_classes, auc_score, association_score,
@@ -139,24 +172,54 @@ class ProxyResult:
 
     # ------------------------------------------------------------------ pushed-out groups
     def annotate_pushed_out(self, entries: list[dict]) -> list[dict]:
-        """Name the top proxies of each pushed-out entry (entries are copied, never dropped).
+        """Name the top proxies of each pushed-out entry and say how the rule produces its gap.
 
-        For an entry about the attributes ``A`` (all of them, for an
-        intersection) and group ``g``, the candidates are the ranking rows whose
-        attribute is in ``A`` (per input, its strongest row).  When the gap
-        decomposition has ``g``, each candidate's ``gap_share`` is its share of
-        the mean own-score gap between ``g`` and the entry's ``reference_group``
-        (the most favoured group; the decomposition's reference group when the
-        entry names none), from the differences of the two groups'
-        contributions against the common reference (exact for points tables),
-        and only inputs with a positive share (pushing in the direction of the
-        gap) are named;
-        ``top_proxies`` lists up to three, by ``proxy_strength``.  A term and a
-        column it reads measure (part of) the same thing: once one of them is
-        listed, the other is skipped.  If a named input is flagged ``proxy``
-        and carries at least ``MOST_OF_GAP`` (half) of the gap, the entry's
-        ``mechanism`` becomes ``"proxy"`` when it was ``"direct"`` (or absent),
-        else ``"+proxy"`` is appended.
+        Entries are copied, never dropped.  For an entry about the attributes
+        ``A`` (all of them, for an intersection), group ``g`` and tier ``t``:
+
+        **Candidates** are the ranking rows whose attribute is in ``A`` and
+        whose input does not read the attribute itself (per input, its
+        strongest row).  Each gets two shares of the gap:
+
+        * ``gap_share`` (tier-specific): ``(r1 - r0) / (1 - r0)``, where ``r0``
+          is ``g``'s impact ratio for ``t`` (against the most favoured group, on
+          final scores) and ``r1`` the same ratio when the input's distribution
+          within every group of the entry's grouping (``A``; an intersection's
+          groups for an intersection) is mapped onto its reference group's (the
+          ``equalised`` neutralisation): the share of the gap to parity that
+          equalising the input closes.  The shares of several inputs need not
+          add up to 1 (a tier is a cut-off on the whole score).  None when the
+          neutralisation was not run or either ratio is not published (two-cell
+          rule, :mod:`audit._privacy`).
+        * ``mean_gap_share``: the input's share of the *mean own-score* gap
+          between ``g`` and the entry's ``reference_group`` (the most favoured
+          group; the decomposition's reference group when the entry names none),
+          from the differences of the two groups' contributions against the
+          common reference (exact for points tables).  None when either group's
+          means are not published.
+
+        Only inputs that push in the direction of the gap are named: a positive
+        ``gap_share``, or where it is None a positive ``mean_gap_share`` (all
+        candidates when neither is known).  ``top_proxies`` lists up to three, by
+        ``proxy_strength``; a term and a column it reads measure (part of) the
+        same thing, so once one of them is listed the other is skipped.
+
+        **Mechanism** (vocabulary ``protected`` / ``proxy`` / ``indirect``,
+        combined with the network family's ``network`` by ``"+"``): the impact
+        family's provisional ``"direct"`` (or no mechanism) is replaced by
+
+        * ``"protected"`` when the rule reads one of ``A`` itself (a column it
+          reads, or a term reads) — ``"protected+proxy"`` when a flagged proxy
+          also carries at least ``MOST_OF_GAP`` (half) of the gap;
+        * else ``"proxy"`` when a named input flagged ``proxy`` carries at least
+          half of the gap (its ``gap_share``, or its ``mean_gap_share`` where
+          ``gap_share`` is None);
+        * else ``"indirect"``: the rule's terms produce the gap through inputs
+          correlated with the attribute, without a single dominant proxy.
+
+        Other parts (``"network"``) are kept; ``"proxy"`` is appended to a
+        mechanism without ``"direct"`` when the proxy condition holds.  A list
+        mechanism stays a list.  Annotating twice changes nothing.
         """
         overlaps = self._overlaps
         out = []
@@ -165,6 +228,8 @@ class ProxyResult:
             group = e.get("group") if isinstance(e.get("group"), dict) else {}
             attrs = list(e.get("attributes") or list(group))
             shares = self._shares(attrs, group, e.get("reference_group"))
+            tier = e.get("tier")
+            tier = tier.get("name") if isinstance(tier, dict) else tier
             best: dict[tuple[str, str], dict] = {}
             for row in self.ranking:
                 if row["attribute"] not in attrs or row["proxy_strength"] is None or row.get("direct"):
@@ -174,13 +239,17 @@ class ProxyResult:
                     best[k] = row
             cands = []
             for (kind, feat), row in best.items():
-                share = None if shares is None else shares.get((kind, feat))
-                if shares is not None and (share is None or share <= 0):
+                mean_share = None if shares is None else shares.get((kind, feat))
+                share = self._tier_share(kind, feat, attrs, group, tier)
+                basis = share if share is not None else mean_share
+                known = share is not None or shares is not None
+                if known and (basis is None or basis <= 0):
                     continue
                 cands.append({"feature": feat, "kind": kind, "label": row["label"],
                               "attribute": row["attribute"], "association": row["association"],
                               "influence": row["influence"], "proxy_strength": row["proxy_strength"],
-                              "proxy": row["proxy"], "gap_share": None if share is None else round(share, 10)})
+                              "proxy": row["proxy"], "gap_share": None if share is None else round(share, 10),
+                              "mean_gap_share": None if mean_share is None else round(mean_share, 10)})
             cands.sort(key=lambda c: (-c["proxy_strength"], c["kind"], c["feature"]))
             chosen, seen = [], set()
             for c in cands:
@@ -193,18 +262,40 @@ class ProxyResult:
                 if len(chosen) == TOP_PROXIES:
                     break
             e["top_proxies"] = chosen
-            if any(c["proxy"] and c["gap_share"] is not None and c["gap_share"] >= MOST_OF_GAP for c in chosen):
-                mech = e.get("mechanism")
-                if isinstance(mech, (list, tuple)):
-                    parts = [m for m in mech if m != "direct"] if list(mech) == ["direct"] else list(mech)
-                    if "proxy" not in parts:
-                        e["mechanism"] = [*parts, "proxy"]
-                elif mech in (None, "", "direct"):
-                    e["mechanism"] = "proxy"
-                elif "proxy" not in str(mech).split("+"):
-                    e["mechanism"] = f"{mech}+proxy"
+
+            def carried(c: dict) -> float | None:
+                return c["gap_share"] if c["gap_share"] is not None else c["mean_gap_share"]
+
+            proxy = any(c["proxy"] and carried(c) is not None and carried(c) >= MOST_OF_GAP for c in chosen)
+            reads = bool(self._reads & set(attrs))
+            e["mechanism"] = _mechanism(e.get("mechanism"), reads=reads, proxy=proxy)
             out.append(e)
         return out
+
+    def _tier_share(self, kind: str, feature: str, attrs: list, group: dict, tier: Any) -> float | None:
+        """``(r1 - r0) / (1 - r0)`` for the equalised input (see :meth:`annotate_pushed_out`), or None."""
+        where = self._groupings.get(tuple(attrs))
+        if where is None or tier not in self._tiers:
+            return None
+        key, values = where
+        pair = self._tier_effects.get((kind, feature, key))
+        if pair is None:
+            return None
+        want = tuple(group.get(a) for a in attrs)
+        code = next((i for i, v in enumerate(values) if v == want), None)
+        if code is None:  # values may come back as text (e.g. from JSON)
+            text = tuple(str(x) for x in want)
+            code = next((i for i, v in enumerate(values) if tuple(str(x) for x in v) == text), None)
+        if code is None:
+            return None
+        j = self._tiers.index(tier)
+        before, after = pair
+        if not (before.ok[code, j] and after.ok[code, j]):
+            return None
+        r0, r1 = float(before.ratio[code, j]), float(after.ratio[code, j])
+        if not r0 < 1.0:
+            return None
+        return (r1 - r0) / (1.0 - r0)
 
     def _lookup(self, attrs: list, group: dict):
         key = (tuple(attrs), tuple(group.get(a) for a in attrs))
@@ -219,15 +310,21 @@ class ProxyResult:
         """Each input's share of the mean own-score gap between ``group`` and ``versus``.
 
         ``versus`` is the entry's comparison group (the most favoured group of a
-        pushed-out entry); when absent or unknown, the decomposition's reference
-        group.  Contributions against a common reference are differenced, which
-        is exact for points tables.
+        pushed-out entry); when absent, the decomposition's reference group.
+        None when either group's means are not published.  Contributions
+        against a common reference are differenced, which is exact for points
+        tables.
         """
         mine = self._lookup(attrs, group)
         if mine is None:
             return None
-        other = self._lookup(attrs, versus) if isinstance(versus, dict) else None
-        gap0, base = other if other is not None else (0.0, {})
+        if isinstance(versus, dict) and versus:
+            other = self._lookup(attrs, versus)
+            if other is None:
+                return None
+        else:
+            other = (0.0, {})
+        gap0, base = other
         gap = mine[0] - gap0
         if not gap:
             return None

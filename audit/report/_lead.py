@@ -49,6 +49,8 @@ def strength(entry: Mapping, line: float = FOUR_FIFTHS) -> str:
 MECHANISMS = {
     "direct": "the rule's own terms",
     "direct term": "the rule's own terms",
+    "indirect": ("the rule's terms acting through inputs correlated with the attribute, with no single "
+                 "dominant proxy"),
     "protected": "the rule reading the protected attribute itself",
     "proxy": "proxy inputs that track the protected attribute",
     "network": "the friends term (network)",
@@ -67,10 +69,14 @@ def mechanism_text(entry: Mapping) -> str:
         [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
     names = []
     widen = True
+    mean_only = False
     for t in (entry.get("top_proxies") or [])[:3]:
         if isinstance(t, Mapping):
             name = t.get("feature") or t.get("term") or t.get("name")
-            widen = widen and t.get("gap_share") is not None
+            # gap_share is tier-specific; mean_gap_share only says the input widens the mean score gap.
+            if t.get("gap_share") is None:
+                mean_only = mean_only or t.get("mean_gap_share") is not None
+                widen = False
         else:
             name, widen = t, False
         if name:
@@ -81,7 +87,9 @@ def mechanism_text(entry: Mapping) -> str:
         phrases[i] += " (strongest: " + ", ".join(names) + ")"
     text = _and(phrases) if phrases else "not determined"
     if names and "proxy" not in parts:
-        what = "inputs that track the attribute and widen the gap" if widen else "inputs that track the attribute"
+        what = ("inputs that track the attribute and widen this tier's gap" if widen else
+                "inputs that track the attribute and widen the mean score gap" if mean_only else
+                "inputs that track the attribute")
         text += f"; {what}: " + ", ".join(names)
     return text
 
@@ -269,7 +277,10 @@ def build_summary(
     caveats.append(f"Groups with fewer than {min_size} people are never named as pushed out"
                    + (f" ({n_small_groups} such group{'s' if n_small_groups != 1 else ''} in this audit)"
                       if n_small_groups else "")
-                   + f"; counts below {settings.get('disclosure_threshold', 10)} are suppressed everywhere.")
+                   + f"; counts of 1 to {settings.get('disclosure_threshold', 10) - 1} people, and every figure "
+                     "that would reveal one, are suppressed cell by cell (differencing nested tables, such as a "
+                     "group minus its sub-groups, can still narrow some down; audit single attributes only or "
+                     "raise the threshold where that matters).")
     if impact_status in RAN:
         caveats.append(f"q-values are Benjamini–Hochberg adjusted across all group–tier comparisons; "
                        f"intervals are {ci_level} confidence intervals. An impact ratio measures a gap in "
