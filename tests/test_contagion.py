@@ -12,6 +12,8 @@ Real attributed networks are read from ../shared/data (never copied here).
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 
 import networkx as nx
@@ -24,6 +26,7 @@ from scipy.sparse.linalg import spsolve
 
 import audit
 from audit._errors import AuditInputError
+from audit._privacy import cell_publishable
 from audit._run import AuditContext
 from audit.contagion import (
     ContagionResult,
@@ -40,6 +43,8 @@ from audit.contagion import (
     unfriending,
 )
 from audit.contagion._amplification import Amplification
+from audit.contagion._common import cell_cnt, protect_partition, share
+from audit.contagion._unfriending import default_margin
 from audit.data import load_population
 from audit.graph import graph_from_adjacency, load_graph, solve_network
 from audit.groups import build_groupings
@@ -321,8 +326,8 @@ def test_full_compliance_and_zero_margin_leave_no_tie_to_a_lower_scorer(sesame):
     s = res.decision_scores  # the scores the final round decided on
     assert np.all(s[u] == s[v])
     # Round 1 from the input graph, brute force over ties: a tie survives only between equal scores.
-    first = unfriending(rule, people, graph, groupings, rounds=1, compliance=1.0, drop_no_real_name=False,
-                        progress=False)
+    first = unfriending(rule, people, graph, groupings, rounds=1, compliance=1.0, margin=0.0,
+                        drop_no_real_name=False, progress=False)
     s0 = first.decision_scores
     expected = sum(1 for a, b in zip(*graph.edge_arrays(), strict=True) if s0[a] == s0[b])
     assert first.final_graph.n_edges == expected
@@ -355,6 +360,53 @@ def test_unfriending_semantics_match_a_brute_force_round():
     assert lost["ties_removed"] == graph.n_edges - len(kept)
 
 
+def test_unfriending_defaults_are_a_moderate_stated_scenario_with_a_sensitivity_summary(sesame):
+    rule, people, graph, groupings = sesame
+    res = unfriending(rule, people, graph, groupings, progress=False)
+    st = res.settings
+    # compliance 0.2 and a margin of 10% of the rule's 350-950 range: only a clearly lower scorer is dropped.
+    assert (st["rounds"], st["compliance"], st["margin"], st["drop_no_real_name"]) == (5, 0.2, 60.0, True)
+    assert st["margin_basis"].startswith("default: 10% of the rule's score range")
+    assert st["scenario"].startswith("Scenario: 5 rounds") and "probability 0.2" in st["scenario"]
+    assert "60 points lower" in st["scenario"]
+    # The headline is no longer an artefact of an extreme default: most ties survive 5 rounds.
+    assert res.rounds[-1].edges > 0.5 * graph.n_edges
+    assert res.rounds[-1].n_isolates < 0.1 * graph.n_nodes
+    # An explicit margin is reported as given.
+    assert unfriending(rule, people, graph, groupings, rounds=1, margin=5.0, progress=False,
+                       sensitivity=False).settings["margin_basis"] == "given"
+
+    sens = res.to_dict()["sensitivity"]
+    labels = [(x["scenario"], x["compliance"], x["margin"]) for x in sens["scenarios"]]
+    assert labels == [("this run", 0.2, 60.0), ("milder", 0.1, 120.0), ("stronger", 0.5, 0.0)]
+    this = sens["scenarios"][0]
+    assert this["this_run"] and this["ties_kept_share"] == pytest.approx(res.rounds[-1].edges / graph.n_edges,
+                                                                         abs=1e-6)
+    # 'stronger' is the same simulation run separately (same draws), recounted by brute force per group.
+    strong = unfriending(rule, people, graph, groupings, compliance=0.5, margin=0.0, progress=False,
+                         sensitivity=False)
+    row = sens["scenarios"][2]
+    assert row["ties_kept_share"] == pytest.approx(strong.final_graph.n_edges / graph.n_edges, abs=1e-6)
+    deg0, deg1 = graph.degree, strong.final_graph.degree
+    eth = people["ethnicity"].to_numpy()
+    for g in row["groups"]:
+        assert len(g["attributes"]) == 1  # single protected attributes only
+        if g["attributes"] == ["ethnicity"]:
+            sel = eth == g["group"]["ethnicity"]
+            assert g["n"] == int(sel.sum())
+            assert g["ties_kept_share"] == pytest.approx(deg1[sel].sum() / deg0[sel].sum(), abs=1e-6)
+            iso = int((deg1[sel] == 0).sum())
+            expected = iso / sel.sum() if cell_publishable(iso, int(sel.sum()), 10) else None
+            assert g["isolate_share"] == (None if expected is None else pytest.approx(expected, abs=1e-6))
+    assert row["isolate_share"] > this["isolate_share"] if this["isolate_share"] is not None else True
+    assert sens["scenarios"][1]["ties_kept_share"] > this["ties_kept_share"] > row["ties_kept_share"]
+    # Without a score range the default margin is 10% of the 5th-95th percentile spread.
+    class NoRange:
+        range = None
+    margin, basis = default_margin(NoRange(), np.arange(101.0))
+    assert margin == pytest.approx(9.0) and "5th and 95th percentile" in basis
+
+
 # ---------------------------------------------------------------------- amplification and annotation
 def test_amplification_decomposes_exactly(sesame):
     rule, people, graph, groupings = sesame
@@ -371,11 +423,13 @@ def test_amplification_decomposes_exactly(sesame):
     assert res.rewiring["degrees_preserved"]
 
 
-def _fake_result(ratios: dict) -> ContagionResult:
-    people = pd.DataFrame({"g": list("abcd") * 25})
+def _fake_result(ratios: dict, hits: tuple | None = None) -> ContagionResult:
+    """Four groups of 100 people, one tier; ``hits`` (per scenario, per group) default to 50 everywhere."""
+    people = pd.DataFrame({"g": list("abcd") * 100})
     grouping = build_groupings(people, ["g"], max_order=1)[0]
     r = [np.array([[ratios[k][i]] for k in "abcd"]) for i in range(3)]
-    hits = tuple(np.full((4, 1), 50) for _ in range(3))
+    hits = tuple(np.full((4, 1), 50) for _ in range(3)) if hits is None else \
+        tuple(np.array(h, dtype=np.int64).reshape(4, 1) for h in hits)
     amp = Amplification(tiers=("T",), groupings=(grouping,), counts=(grouping.counts,), hits=(hits,),
                         ratios=(tuple(r),))
     return ContagionResult("ran", None, {}, {}, ("T",), amplification=amp)
@@ -404,6 +458,72 @@ def test_annotate_pushed_out():
     assert bare.annotate_pushed_out(entries) == entries
 
 
+def test_ratios_need_the_group_cell_and_the_most_favoured_cell():
+    # 100 people per group. Without the network term the most favoured group 'a' has 97 of 100 (3 without:
+    # small), so every ratio to it would give its cell back; with it, 'd' (95 of 100) is most favoured. On the
+    # rewired graph 'c' is most favoured and only 'd' (5 of 100) is hidden.
+    hits = ([97, 50, 60, 40], [40, 50, 60, 95], [40, 50, 60, 5])
+    res = _fake_result({"a": (1.0, 0.42, 0.67), "b": (0.52, 0.53, 0.83), "c": (0.62, 0.63, 1.0),
+                        "d": (0.41, 1.0, 0.08)}, hits)
+    rows = {r["group"]["g"]: r for r in res.to_dict()["amplification"]}
+    for g, r in rows.items():
+        assert r["impact_ratio_without_network"] is None and r["impact_ratio"] is None, g
+        assert r["network_effect"] is None and r["homophily_effect"] is None and r["degree_effect"] is None
+        assert r["suppressed"]
+    assert [rows[g]["impact_ratio_rewired"] for g in "abcd"] == [0.67, 0.83, 1.0, None]
+    entries = [{"attributes": ["g"], "group": {"g": g}, "tier": "T", "impact_ratio": None, "n": 100,
+                "mechanism": "direct"} for g in "abcd"]
+    out = res.annotate_pushed_out(entries)
+    assert [e["impact_ratio_without_network"] for e in out] == [None] * 4
+    assert [e["impact_ratio_rewired"] for e in out] == [0.67, 0.83, 1.0, None]
+    # 'a' has r0 = 1.0 >= 0.8 but r0 is not publishable: the mechanism (derived from it) stays as it was.
+    assert [e["mechanism"] for e in out] == ["direct"] * 4
+
+
+def _pandas_rates(frame: pd.DataFrame, attrs: list[str], col: str) -> pd.DataFrame:
+    g = frame.groupby(attrs)[col].agg(["size", "sum"])
+    return g.rename(columns={"size": "n", "sum": "hits"})
+
+
+def test_every_published_ratio_passes_the_two_cell_rule_against_pandas(sesame):
+    # Independent recount with pandas: attainment on own and on final scores (the project's solver), the most
+    # favoured group (highest rate among groups of >= 30, ties to the larger group), and the two-cell rule.
+    rule, people, graph, groupings = sesame
+    t, m = 30, 30
+    amp = amplification(rule, people, graph, groupings, disclosure_threshold=t, min_group_size=m)
+    unf = unfriending(rule, people, graph, groupings, rounds=0, disclosure_threshold=t, min_group_size=m,
+                      progress=False)
+    own = rule.own_scores(people)
+    final = solve_network(own, graph, 0.3, lo=350, hi=950).scores
+    amp_rows = {(tuple(r["attributes"]), tuple(r["group"].values()), r["tier"]): r
+                for r in amp.to_dict()["rows"]}
+    unf_rows = {(tuple(r["attributes"]), tuple(r["group"].values())): r for r in unf.to_dict()["rounds"][0]["groups"]}
+    caught = 0
+    for scores, key in ((own, "impact_ratio_without_network"), (final, "impact_ratio")):
+        att = attainment(rule.tiers, scores)
+        for attrs in (["gender"], ["ethnicity"], ["gender", "ethnicity"]):
+            for j, tier in enumerate(rule.tiers):
+                frame = people[attrs].assign(hit=att[:, j])
+                table = _pandas_rates(frame, attrs, "hit")
+                table["rate"] = table["hits"] / table["n"]
+                eligible = table[table["n"] >= m]
+                best = eligible.sort_values(["rate", "n"], ascending=[False, False]).index[0]
+                ref_ok = cell_publishable(int(table.loc[best, "hits"]), int(table.loc[best, "n"]), t)
+                for idx, row in table.iterrows():
+                    vals = idx if isinstance(idx, tuple) else (idx,)
+                    n, h = int(row["n"]), int(row["hits"])
+                    ok = n >= t and cell_publishable(h, n, t) and ref_ok
+                    got = amp_rows[(tuple(attrs), vals, tier.name)].get(key)
+                    assert (got is not None) == ok, (attrs, vals, tier.name, key, n, h)
+                    if ok:
+                        assert got == pytest.approx(row["rate"] / table.loc[best, "rate"], abs=1e-4)
+                    if key == "impact_ratio" and n >= t:  # round 0 of unfriending: the same scores and rule
+                        assert (unf_rows[(tuple(attrs), vals)]["impact_ratio"][tier.name] is not None) == ok
+                    # The old rule (hide only a small own count) would have published these.
+                    caught += bool(n >= t and ref_ok and not (0 < h < t) and 0 < n - h < t)
+    assert caught, "the fixture should contain a group whose complement is small"
+
+
 # ---------------------------------------------------------------------- the composite result
 def _counts_in(obj, found, key=None):
     count_keys = {"n", "isolates", "ties_lost", "n_seeds", "giant_component_size"}
@@ -422,6 +542,126 @@ def _counts_in(obj, found, key=None):
     return found
 
 
+def test_shares_and_counts_follow_the_shared_cell_rule():
+    for n in (0, 5, 10, 40):
+        for k in range(n + 1):
+            ok = cell_publishable(k, n, 10)
+            assert (share(k, n, 10) is not None) == (ok and n > 0), (k, n)
+            assert (cell_cnt(k, n, 10) is not None) == ok, (k, n)
+    # "37 of 40" is as revealing as "3 of 40"; zeros and whole groups are published.
+    assert [share(k, 40, 10) for k in (0, 3, 20, 37, 40)] == [0.0, None, 0.5, None, 1.0]
+    # Parts of a published total: a single hidden part, or hidden parts adding up to a small count, would be
+    # given back by subtraction, so more parts are hidden.
+    assert protect_partition([3, 50, 40, 0], [True, False, False, False], 10).tolist() == [True, False, True, False]
+    assert protect_partition([3, 4, 40, 0], [True, True, False, False], 10).tolist() == [True, True, True, False]
+    assert protect_partition([30, 50, 0], [False, False, False], 10).tolist() == [False, False, False]
+
+
+def _small(k, t):
+    return 0 < k < t
+
+
+def _assert_no_small_cells(d, t):
+    """Every published cell of a contagion document: neither k nor n - k is 1..t-1, nor is any hidden part of a
+    published total recoverable by subtraction (the check behind review finding 1)."""
+    problems = []
+
+    def cell(where, n, value, scale=True):
+        if value is None or n is None:
+            return
+        k = round(value * n) if scale else value
+        if _small(k, t) or _small(n - k, t):
+            problems.append((where, n, k))
+
+    def maps(where, row, keys):
+        for key in keys:
+            v = row.get(key)
+            for tier, x in (v.items() if isinstance(v, dict) else [(None, v)]):
+                cell(f"{where} {key}[{tier}]", row.get("n"), x)
+
+    def partition(where, total, parts):
+        shown = [v for v in parts if v is not None]
+        for v in shown:
+            cell(where, total, v, scale=False)
+        if len(shown) < len(parts) and (len(parts) - len(shown) == 1 or _small(total - sum(shown), t)):
+            problems.append((f"{where} by subtraction", total, total - sum(shown)))
+
+    def nested(where, total, rows, get):
+        # The groups of each grouping split everyone: a published overall figure minus the published group
+        # figures is the sum of the hidden ones.
+        if total is None:
+            return
+        by_grouping = {}
+        for r in rows:
+            by_grouping.setdefault(tuple(r["attributes"]), []).append(get(r))
+        for attrs, parts in by_grouping.items():
+            shown = [v for v in parts if v is not None]
+            rest = total - sum(shown)
+            if len(shown) < len(parts) and (_small(rest, t) or (len(parts) - len(shown) == 1 and rest)):
+                problems.append((f"{where} vs groups of {attrs}", total, rest))
+
+    sizes = {(tuple(r["attributes"]), tuple(r["group"].values())): r["n"] for r in d["spillover"]}
+    nested("graph isolates", d["graph"]["isolates"], d["graph_statistics"], lambda r: r.get("isolates"))
+    for rd in d["unfriending"]["rounds"]:
+        nested(f"round {rd['round']} isolates", rd["isolates"], rd["groups"], lambda r: r.get("isolates"))
+    overall = d["spillover_summary"]["overall"]
+    for tier, c in overall["guilt_by_association_count"].items():
+        nested(f"overall guilt {tier}", c, d["spillover"], lambda r, tier=tier:
+               (r.get("guilt_by_association_count") or {}).get(tier))
+    for band in d["shock"]["by_distance"]:
+        rows = []
+        for r in d["shock"]["groups"]:
+            if r["hops"] == band["hops"] or r["hops"] == "all":
+                rows.append({**r, "n": None if r["hops"] == "all" else r["n"]})
+        nested(f"shock band {band['hops']}", band["n"], rows, lambda r: r["n"])
+        for tier, c in (band.get("fell") or {}).items():
+            nested(f"shock fell {band['hops']} {tier}", c, rows,
+                   lambda r, tier=tier: 0 if r["n"] == 0 else (r.get("fell") or {}).get(tier))
+    for r in d["spillover"]:
+        maps("spillover", r, ("own_attainment", "final_attainment", "guilt_by_association", "lifted_by_association",
+                              "share_pulled_down", "share_pulled_up"))
+        for c in (r.get("guilt_by_association_count") or {}).values():
+            cell("spillover guilt count", r.get("n"), c, scale=False)
+        # final = own - guilt + lifted: one hidden term of the four would be given back by the other three.
+        for tier in r.get("own_attainment") or {}:
+            terms = [r[k][tier] for k in ("own_attainment", "final_attainment", "guilt_by_association",
+                                          "lifted_by_association")]
+            if sum(x is None for x in terms) == 1:
+                problems.append(("spillover identity", r["group"], tier))
+    for r in d["graph_statistics"]:
+        maps("graph", r, ("isolate_share", "giant_component_share"))
+        cell("graph isolates", r.get("n"), r.get("isolates"), scale=False)
+        if r.get("n"):
+            partition("degree histogram", r["n"], list(r["degree_histogram"].values()))
+    cell("graph giant", d["graph"]["nodes"], d["graph"]["giant_component_share"])
+    cell("graph isolates", d["graph"]["nodes"], d["graph"]["isolate_share"])
+    for rd in d["unfriending"]["rounds"]:
+        for r in rd["groups"]:
+            maps(f"unfriending {rd['round']}", r, ("tier_attainment", "isolate_share", "giant_component_share"))
+            cell("unfriending isolates", r.get("n"), r.get("isolates"), scale=False)
+    for sc in d["unfriending"]["sensitivity"]["scenarios"]:
+        for r in sc["groups"]:
+            maps(f"sensitivity {sc['scenario']}", r, ("isolate_share",))
+    blocks = {(): d["shock"]["by_distance"]}
+    for r in d["shock"]["groups"]:
+        blocks.setdefault((tuple(r["attributes"]), tuple(r["group"].values())), []).append(r)
+    for key, rows in blocks.items():
+        for r in rows:
+            maps(f"shock {key} {r['hops']}", r, ("fell_share",))
+            for c in (r.get("fell") or {}).values():
+                cell(f"shock fell {key}", r.get("n"), c, scale=False)
+        bands = [r for r in rows if r["hops"] not in ("all others", "all")]
+        if len(bands) == 5:
+            total = d["graph"]["nodes"] if key == () else sizes[key]
+            partition(f"shock bands {key}", total, [r["n"] for r in bands])
+            others = next(r for r in rows if r["hops"] == "all others")
+            for tier, c in (others.get("fell") or {}).items():
+                if c is not None:
+                    partition(f"shock fell {key} {tier}", c,
+                              [(r.get("fell") or {}).get(tier) if r["n"] != 0 else 0 for r in bands[1:]])
+    assert not problems, problems[:10]
+
+
 def test_to_dict_is_json_ready_and_suppresses_small_counts():
     people, edges = audit.generate_sesame(1200, seed=4)
     graph = load_graph(edges, people["id"])
@@ -433,6 +673,15 @@ def test_to_dict_is_json_ready_and_suppresses_small_counts():
     counts = _counts_in(d, [])
     assert counts and not [c for c in counts if 0 < c < 20]
     assert '"suppressed": true' in text
+    # No published share or count gives back a small count or a small complement ("37 of 40").
+    _assert_no_small_cells(d, 20)
+    # The unfriending scenario is stated up front, in the methods and in the settings.
+    assert d["methods"]["unfriending"].startswith("Scenario: 2 rounds")
+    assert d["settings"]["unfriending"]["compliance"] == 0.2 and d["settings"]["unfriending"]["margin"] == 60.0
+    # Means and quantiles only for groups of at least min_group_size.
+    for row in d["spillover"]:
+        if row["n"] is not None and row["n"] < 30:
+            assert row["mean_own_score"] is None and row["shift_quantiles"] is None
     # A suppressed count never leaves its share behind.
     for row in d["spillover"]:
         for tier, c in (row.get("guilt_by_association_count") or {}).items():
@@ -551,3 +800,10 @@ def test_adverse_tier_guilt_means_being_pulled_into_it(sesame):
     sel = (people["ethnicity"] == "minority A").to_numpy()
     assert row["guilt_by_association_count"]["blacklist"] == int(pulled_in[sel].sum()) > 0
     assert row["final_attainment"]["blacklist"] == pytest.approx((final[sel] <= 700).mean(), abs=1e-6)
+
+
+@pytest.mark.parametrize("module", ["_common", "_core", "_graphstats", "_spillover", "_unfriending", "_amplification",
+                                    "_family"])
+def test_doctests_pass(module):
+    result = doctest.testmod(importlib.import_module(f"audit.contagion.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

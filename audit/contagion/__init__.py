@@ -44,16 +44,27 @@ share_pulled_down/up, guilt_by_association {tier: share},
 guilt_by_association_count, lifted_by_association, own/final_attainment),
 ``spillover_summary`` (overall and solver), ``shock`` (seeds, deduction,
 solver, ``by_distance`` and per-group ``groups`` rows with hops, n, fell
-{tier: count}, fell_share, mean_score_change), ``unfriending`` (settings and
+{tier: count}, fell_share, mean_score_change), ``unfriending`` (``settings``
+with the ``scenario`` in words, rounds, compliance, margin and margin_basis;
 ``rounds``: per round edges, ties_removed, components, giant share,
 isolates, assortativity and cross-group tie share per grouping, solver, and
 per group n, mean_degree, ties_lost, isolates, giant_component_share,
-cross_group_tie_share, coleman_index, tier_attainment, impact_ratio),
-``amplification`` (per grouping, group and tier: impact_ratio_without_network,
-impact_ratio, impact_ratio_rewired, network_effect, homophily_effect,
-degree_effect) and ``rewiring`` (attempted and achieved swaps, assortativity
-after rewiring).  Only group aggregates; counts of 1 to
-``disclosure_threshold - 1`` are null with ``suppressed: true``.
+cross_group_tie_share, coleman_index, tier_attainment, impact_ratio;
+``sensitivity``: the final round under other compliance x margin settings --
+``scenarios`` with scenario, this_run, compliance, margin, ties_kept_share,
+isolate_share and per single-attribute group n, ties_kept_share,
+isolate_share), ``amplification`` (per grouping, group and tier:
+impact_ratio_without_network, impact_ratio, impact_ratio_rewired,
+network_effect, homophily_effect, degree_effect) and ``rewiring`` (attempted
+and achieved swaps, assortativity after rewiring).  ``settings["unfriending"]``
+and the start of ``methods["unfriending"]`` state the unfriending scenario.
+
+Disclosure control is :mod:`audit._privacy`'s rule: only group aggregates; a
+cell of ``k`` of ``n`` is published only when neither ``k`` nor ``n - k`` is
+1 to ``disclosure_threshold - 1``, and every share, ratio or effect derived
+from an unpublishable cell is null with ``suppressed: true``; a ratio needs
+both its cells (the group's and the most favoured group's).  Means and
+quantiles are given for groups of at least ``min_group_size`` people.
 """
 
 from audit.contagion._amplification import Amplification, amplification

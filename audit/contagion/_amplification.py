@@ -16,9 +16,9 @@ from audit.contagion._common import (
     fnum,
     group_id,
     group_rates,
-    impact_ratios,
+    impact_ratios_and_refs,
+    ratios_publishable,
     rng_for,
-    small,
 )
 from audit.contagion._core import Rewiring, assortativity_from_mixing, mixing, rewire, upper_ties
 from audit.contagion._prepare import Prepared, prepare
@@ -37,7 +37,10 @@ DECOMPOSITION = (
     "(ii) - (iii) is the part of it due to who is friends with whom beyond the degrees; "
     "degree_effect = (iii) - (i) is the remainder (averaging over friends as such, with the same number "
     "of friends). network_effect = homophily_effect + degree_effect exactly. The rewiring is one random "
-    "draw (seeded); its achieved number of swaps is reported.")
+    "draw (seeded); its achieved number of swaps is reported. Each ratio is published only when both cells it "
+    "divides -- the group's and the most favoured group's, in that scenario -- can be published (neither "
+    "the count with the favourable outcome nor the count without it is 1 to threshold - 1); an effect "
+    "is published only when both ratios it subtracts are.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +52,7 @@ class Amplification(Section):
     counts: tuple[np.ndarray, ...] = ()
     hits: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = ()     # (without, network, rewired)
     ratios: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = ()
+    refs: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = ()     # most favoured group per tier
     rewiring: dict = field(default_factory=dict)
     rewired_graph: Graph | None = None
     disclosure_threshold: int = DEFAULT_DISCLOSURE
@@ -57,16 +61,36 @@ class Amplification(Section):
     reason: str | None = None
     name: str = field(default="amplification", init=False)
 
+    def _refs(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The most favoured group per tier in each scenario (what each ratio divides by)."""
+        if self.refs:
+            return self.refs[i]
+        return tuple(impact_ratios_and_refs(self.counts[i], h, self.min_group_size)[1] for h in self.hits[i])
+
+    def publishable(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(G, T) bool per scenario: the two-cell rule (the group's cell and the most favoured group's cell)."""
+        t = self.disclosure_threshold
+        counts = np.asarray(self.counts[i], dtype=np.int64)
+        big = (counts >= t)[:, None]
+        return tuple(ratios_publishable(counts, h, r, t) & big
+                     for h, r in zip(self.hits[i], self._refs(i), strict=True))
+
     def lookup(self) -> dict:
-        """``(attributes, group values, tier) -> (ratio without network, with network, rewired)`` (raw)."""
+        """``(attributes, group values, tier) -> (r0, r1, r2, n, hits, publishable)`` (raw ratios).
+
+        ``r0, r1, r2``: the ratio without the network term, with it, and on the
+        rewired graph; ``publishable``: for each, whether the two-cell rule lets
+        it be published.
+        """
         out = {}
         for i, g in enumerate(self.groupings):
             r0, r1, r2 = self.ratios[i]
+            ok = self.publishable(i)
             for k in range(g.n_groups):
                 for j, tn in enumerate(self.tiers):
                     out[(tuple(g.attributes), tuple(g.values[k]), tn)] = (
                         float(r0[k, j]), float(r1[k, j]), float(r2[k, j]), int(self.counts[i][k]),
-                        tuple(int(h[k, j]) for h in self.hits[i]))
+                        tuple(int(h[k, j]) for h in self.hits[i]), tuple(bool(o[k, j]) for o in ok))
         return out
 
     def rows(self) -> list[dict]:
@@ -74,7 +98,7 @@ class Amplification(Section):
         out = []
         for i, g in enumerate(self.groupings):
             r0, r1, r2 = self.ratios[i]
-            h0, h1, h2 = self.hits[i]
+            ok = self.publishable(i)
             for k in range(g.n_groups):
                 n = int(self.counts[i][k])
                 for j, tn in enumerate(self.tiers):
@@ -83,7 +107,7 @@ class Amplification(Section):
                         row.update({"n": None, "suppressed": True})
                         out.append(row)
                         continue
-                    hide = [small(h[k, j], t) for h in (h0, h1, h2)]
+                    hide = [not bool(o[k, j]) for o in ok]
                     v = [None if hd else fnum(r[k, j], 4) for hd, r in zip(hide, (r0, r1, r2), strict=True)]
                     row.update({
                         "n": n,
@@ -118,18 +142,21 @@ def _amplification(prep: Prepared, *, seed: int, swaps_per_edge: float, min_grou
     rw: Rewiring = rewire(prep.graph, seed=rng_for(seed, "rewiring"), swaps_per_edge=swaps_per_edge)
     sol = prep.solve(prep.own, rw.graph.adjacency, start=prep.final)
     fav_rewired = favourable_attainment(prep.rule, sol.scores, prep.flags)
-    counts, hits, ratios = [], [], []
+    counts, hits, ratios, refs = [], [], [], []
     tu, tv = upper_ties(rw.graph.adjacency)
     assort = {}
     for g in prep.groupings:
-        trio_h, trio_r = [], []
+        trio_h, trio_r, trio_ref = [], [], []
         for fav in (prep.fav_own, prep.fav_final, fav_rewired):
             c, h = group_rates(fav, g)
+            r, ref = impact_ratios_and_refs(c, h, min_group_size)
             trio_h.append(h)
-            trio_r.append(impact_ratios(c, h, min_group_size))
+            trio_r.append(r)
+            trio_ref.append(ref)
         counts.append(c)
         hits.append(tuple(trio_h))
         ratios.append(tuple(trio_r))
+        refs.append(tuple(trio_ref))
         assort[g.key] = fnum(assortativity_from_mixing(mixing(tu, tv, g.codes,
                                                                 g.n_groups)))
     info = {"swaps_per_edge": float(swaps_per_edge), "attempted_swaps": rw.attempted,
@@ -138,7 +165,7 @@ def _amplification(prep: Prepared, *, seed: int, swaps_per_edge: float, min_grou
             "degrees_preserved": bool(np.array_equal(rw.graph.degree, prep.graph.degree)),
             "assortativity_rewired": assort, "solver": prep.solver_info(sol), "seed": int(seed)}
     return Amplification(tiers=tiers, groupings=prep.groupings, counts=tuple(counts), hits=tuple(hits),
-                         ratios=tuple(ratios), rewiring=info, rewired_graph=rw.graph, disclosure_threshold=t,
+                         ratios=tuple(ratios), refs=tuple(refs), rewiring=info, rewired_graph=rw.graph, disclosure_threshold=t,
                          min_group_size=int(min_group_size))
 
 
@@ -187,7 +214,7 @@ def amplification(
     >>> res = amplification("sesame", people, g, audit.build_groupings(people, ["ethnicity"]))
     >>> res.rewiring["degrees_preserved"], res.rewiring["attempted_swaps"] == 10 * g.n_edges
     (True, True)
-    >>> row = res.to_dict()["rows"][0]
+    >>> row = next(r for r in res.to_dict()["rows"] if not r["suppressed"])
     >>> abs(row["network_effect"] - row["homophily_effect"] - row["degree_effect"]) < 1e-3
     True
     """

@@ -1,4 +1,12 @@
-"""Shared helpers: favourable outcomes, rates by group, disclosure control, JSON values, sections."""
+"""Shared helpers: favourable outcomes, rates by group, disclosure control, JSON values, sections.
+
+Disclosure control follows :mod:`audit._privacy` (the one rule every output
+uses): a count ``k`` is small when ``0 < k < threshold``; a cell of ``k`` out
+of ``n`` is published only when neither ``k`` nor ``n - k`` is small, and every
+share, rate or ratio computed from a cell that cannot be published is
+suppressed with it.  Distribution statistics (means and quantiles) are given
+only for groups of at least ``min_group_size`` people, as in the impact family.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from audit._errors import AuditInputError
+from audit._privacy import cell_publishable, is_small
 from audit.graph import Graph
 from audit.groups import Grouping
 from audit.impact import group_rates as impact_group_rates
@@ -84,9 +93,36 @@ def impact_ratios(counts: np.ndarray, hits: np.ndarray, min_group_size: int) -> 
     The same definition as the impact family: the most favoured group has the
     highest rate among groups at least ``min_group_size`` strong.
     """
+    return impact_ratios_and_refs(counts, hits, min_group_size)[0]
+
+
+def impact_ratios_and_refs(counts: np.ndarray, hits: np.ndarray, min_group_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ratios (G, T), index of the most favoured group per tier (T,), -1 if none)."""
     counts = np.asarray(counts, dtype=np.int64)
     hits = np.asarray(hits, dtype=np.int64)
-    return ratios_to(counts, hits, most_favoured(counts, hits, min_group_size))
+    ref = most_favoured(counts, hits, min_group_size)
+    return ratios_to(counts, hits, ref), ref
+
+
+def cells_publishable(counts: np.ndarray, hits: np.ndarray, t: int) -> np.ndarray:
+    """(G, T) bool: may the cell "hits of counts" of each group and tier be published (:mod:`audit._privacy`)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    hits = np.asarray(hits, dtype=np.int64).reshape(len(counts), -1)
+    return np.asarray(cell_publishable(hits, counts[:, None], t), dtype=bool).reshape(hits.shape)
+
+
+def ratios_publishable(counts: np.ndarray, hits: np.ndarray, ref: np.ndarray, t: int) -> np.ndarray:
+    """(G, T) bool: the two-cell rule for a ratio of rates.
+
+    A group's impact ratio is published only when both its own cell and the
+    comparison (most favoured) group's cell of the same tier can be published:
+    either rate and the ratio give the other cell back.
+    """
+    ok = cells_publishable(counts, hits, t)
+    ref = np.asarray(ref, dtype=np.int64)
+    valid = ref >= 0
+    ref_ok = np.where(valid, ok[np.where(valid, ref, 0), np.arange(len(ref))], False)
+    return ok & ref_ok[None, :]
 
 
 def value_order(values: np.ndarray) -> np.ndarray:
@@ -136,21 +172,93 @@ def fnum(x: Any, digits: int = 6) -> float | None:
 
 
 def cnt(c: Any, t: int) -> int | None:
-    """A count of people (or ties), None when it is between 1 and ``t - 1``."""
+    """A count of people (or ties) that is not part of a cell, None when it is small (1 to ``t - 1``)."""
     c = int(c)
-    return None if 0 < c < t else c
+    return None if is_small(c, t) else c
 
 
 def small(c: Any, t: int) -> bool:
-    return 0 < int(c) < t
+    return is_small(int(c), t)
+
+
+def cell_ok(k: Any, n: Any, t: int) -> bool:
+    """May the cell ``k`` of ``n`` be published?  (:func:`audit._privacy.cell_publishable`.)"""
+    return cell_publishable(int(k), int(n), t)
+
+
+def cell_cnt(k: Any, n: Any, t: int) -> int | None:
+    """The count ``k`` of a cell ``k`` of ``n``, None when the cell cannot be published."""
+    return int(k) if cell_ok(k, n, t) else None
 
 
 def share(k: Any, n: Any, t: int, digits: int = 6) -> float | None:
-    """``k / n``, None when ``n < t`` or the numerator is a small count (1..t-1) that the share would reveal."""
+    """``k / n``, None unless the cell ``k`` of ``n`` can be published (neither ``k`` nor ``n - k`` small).
+
+    >>> [share(k, 40, 10) for k in (0, 3, 20, 37, 40)]
+    [0.0, None, 0.5, None, 1.0]
+    """
     n = int(n)
-    if n < t or n == 0 or small(k, t):
+    if n <= 0 or not cell_ok(k, n, t):
         return None
-    return fnum(k / n, digits)
+    return fnum(int(k) / n, digits)
+
+
+def dist_ok(n: Any, t: int, min_group_size: int) -> bool:
+    """Distribution statistics (means, quantiles) of a group: only for at least ``min_group_size`` people."""
+    return int(n) >= max(int(min_group_size), int(t))
+
+
+def protect_partition(parts, hidden, t: int, fixed=None) -> np.ndarray:
+    """Secondary suppression for the parts of a published total (bands of a group, bins of a histogram).
+
+    ``hidden`` marks the parts the cell rule already suppresses.  When the
+    total is published, the hidden parts add up to the total minus the
+    published parts; while that sum is small (1 to ``t - 1``), the smallest
+    published non-zero part is hidden too, so no small count can be rebuilt by
+    subtraction, and never is a single non-zero part left hidden alone.
+    Parts marked ``fixed`` (published in another table too) are hidden only
+    when no other part can be.  Returns the new mask (a copy).
+
+    >>> protect_partition([3, 50, 40, 0], [True, False, False, False], 10).tolist()
+    [True, False, True, False]
+    """
+    parts = np.asarray(parts, dtype=np.int64)
+    hidden = np.array(hidden, dtype=bool, copy=True)
+    fixed = np.zeros(len(parts), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    # A single hidden non-zero part would equal the difference exactly, whatever its size.
+    while is_small(int(parts[hidden].sum()), t) or int((hidden & (parts > 0)).sum()) == 1:
+        cand = np.flatnonzero(~hidden & (parts > 0) & ~fixed)
+        if not len(cand):
+            cand = np.flatnonzero(~hidden & (parts > 0))
+        if not len(cand):
+            break
+        hidden[cand[np.argmin(parts[cand])]] = True
+    return hidden
+
+
+def total_reveals(parts, hidden, t: int) -> bool:
+    """Would publishing the total of ``parts`` give back a hidden part?
+
+    The groups of a grouping split the population, so an overall count minus
+    the published group counts is the sum of the hidden ones: a problem when
+    that sum is small, or when a single non-zero part is hidden.  The overall
+    figure is then suppressed instead (the group cells stay as they are).
+
+    >>> total_reveals([40, 3, 50], [False, True, False], 10), total_reveals([40, 3, 50], [False, True, True], 10)
+    (True, False)
+    """
+    parts = np.asarray(parts, dtype=np.int64)
+    h = parts[np.asarray(hidden, dtype=bool)]
+    return is_small(int(h.sum()), t) or int((h > 0).sum()) == 1
+
+
+def split_rows(rows: Sequence[dict], groupings: Sequence[Grouping]) -> list[list[dict]]:
+    """Rows emitted grouping by grouping (``n_groups`` each) -> one list per grouping."""
+    out, i = [], 0
+    for g in groupings:
+        out.append(list(rows[i:i + g.n_groups]))
+        i += g.n_groups
+    return out
 
 
 def group_id(grouping: Grouping, code: int) -> dict:

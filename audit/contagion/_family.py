@@ -14,7 +14,12 @@ from audit.contagion._graphstats import graph_statistics
 from audit.contagion._prepare import prepare
 from audit.contagion._result import SECTIONS, ContagionResult
 from audit.contagion._spillover import NO_NETWORK, _shock, _spillover
-from audit.contagion._unfriending import SEMANTICS, _unfriending
+from audit.contagion._unfriending import (
+    DEFAULT_COMPLIANCE,
+    DEFAULT_ROUNDS,
+    SEMANTICS,
+    _unfriending,
+)
 from audit.graph import Graph
 from audit.groups import Grouping
 
@@ -60,7 +65,12 @@ METHODS = {
     "unfriending": SEMANTICS + (
         " Per round and group: mean degree, ties lost that round (tie-ends lost by the group's members), "
         "isolates, share in the giant component, share of ties to other groups, Coleman's index, tier "
-        "attainment and impact ratios (vs the most favoured group); per round and grouping: assortativity."),
+        "attainment and impact ratios (vs the most favoured group); per round and grouping: assortativity. "
+        "Defaults: 5 rounds, compliance 0.2, margin 10% of the rule's score range (a clearly lower scorer; "
+        "for a rule without a range, 10% of the spread between the 5th and 95th percentile of the scores). "
+        "sensitivity: the final round under a milder (compliance 0.1, twice the default margin) and a "
+        "stronger setting (compliance 0.5, margin 0: any lower scorer), with the same random draws -- share "
+        "of ties kept and of people without friends, overall and per single protected attribute."),
     "amplification": DECOMPOSITION,
     "rewiring": (
         "Degree-preserving randomisation by double-edge swaps in vectorised batches: disjoint random pairs of "
@@ -71,9 +81,16 @@ METHODS = {
         "Rate of a tier's favourable outcome in the group over that of the most favoured group (highest rate "
         "among groups of at least min_group_size people), as in the impact family."),
     "disclosure": (
-        "Only group aggregates are reported. Groups below the disclosure threshold are shown without "
-        "numbers; counts of 1 to threshold - 1 people (or ties), and shares, ratios and quantiles that would "
-        "reveal them, are replaced by null with suppressed: true. Zero counts are shown."),
+        "Only group aggregates are reported, under the one disclosure rule every output uses "
+        "(audit._privacy): a count k is small when 0 < k < threshold, and a cell of k people (or ties) out "
+        "of n is published only when neither k nor n - k is small; zero counts are shown. Every share, "
+        "rate, ratio or effect derived from a cell that cannot be published is null, with suppressed: true. "
+        "An impact ratio needs two publishable cells: the group's and the most favoured group's. Groups "
+        "below the threshold are shown without numbers; means and quantiles are given only for groups of "
+        "at least min_group_size people. Where parts add up to a published total (the hop bands of a "
+        "group, the bins of a degree histogram), further parts are suppressed so that no hidden count can "
+        "be recovered by subtraction. Differencing nested tables (a group and its sub-groups) can still "
+        "narrow a suppressed count; a larger threshold or fewer intersections avoid it."),
     "randomness": (
         "Every random step draws from numpy.random.default_rng([seed, stream]) with one stream per section "
         "(shock seeds, unfriending compliance, rewiring), so the same input and seed give the same output."),
@@ -102,9 +119,9 @@ def network_contagion(
     seeds: str | np.ndarray | None = None,
     fraction: float | None = None,
     deduction: float = 100.0,
-    rounds: int = 5,
-    compliance: float = 0.5,
-    margin: float = 0.0,
+    rounds: int = DEFAULT_ROUNDS,
+    compliance: float = DEFAULT_COMPLIANCE,
+    margin: float | None = None,
     drop_no_real_name: bool | None = None,
     real_name_column: str = "real_name",
     swaps_per_edge: float = 10.0,
@@ -113,6 +130,7 @@ def network_contagion(
     min_group_size: int = DEFAULT_MIN_GROUP,
     disclosure_threshold: int = DEFAULT_DISCLOSURE,
     progress: bool = True,
+    sensitivity: bool = True,
     own: np.ndarray | None = None,
 ) -> ContagionResult:
     """Run the whole network-contagion audit: graph statistics, spillover, shock, unfriending, amplification.
@@ -132,9 +150,13 @@ def network_contagion(
         ``amplification`` (default all).
     seeds, fraction, deduction
         The shock (see :func:`shock`).
-    rounds, compliance, margin, drop_no_real_name, real_name_column
-        Unfriending (see :func:`unfriending`); ``drop_no_real_name=None`` (the
-        default here) applies the real-name rule only when the column exists.
+    rounds, compliance, margin, drop_no_real_name, real_name_column, sensitivity
+        Unfriending (see :func:`unfriending`): by default 5 rounds at
+        compliance 0.2 with a margin of 10% of the rule's score range -- a
+        moderate, illustrative scenario, stated in ``methods["unfriending"]``
+        and ``settings["unfriending"]``, with a sensitivity summary over other
+        settings.  ``drop_no_real_name=None`` (the default here) applies the
+        real-name rule only when the column exists.
     swaps_per_edge : float
         Rewiring effort for the amplification section.
     tolerance, method
@@ -176,6 +198,7 @@ def network_contagion(
                                        min_group_size=m)
     prep = prepare(rule, people, graph, groupings, tolerance=tolerance, method=method, own=own)
     settings["tolerance"] = prep.tolerance
+    methods = dict(METHODS)
     skipped = {s: "not requested" for s in SECTIONS if s not in sections}
     notes = []
     gs = sp = sh = uf = am = None
@@ -185,14 +208,19 @@ def network_contagion(
         sp = _spillover(prep, min_group_size=m, disclosure_threshold=t)
     if "shock" in sections:
         sh = _shock(prep, people, seeds=seeds, fraction=fraction, deduction=deduction, seed=seed,
-                    disclosure_threshold=t)
+                    disclosure_threshold=t, min_group_size=m)
     if "unfriending" in sections:
         drop, note = _no_real_name_default(people, drop_no_real_name, real_name_column)
         if note:
             notes.append(note)
         uf = _unfriending(prep, people, rounds=rounds, compliance=compliance, margin=margin,
                           drop_no_real_name=drop, real_name_column=real_name_column, seed=seed,
-                          min_group_size=m, disclosure_threshold=t, progress=progress)
+                          min_group_size=m, disclosure_threshold=t, progress=progress, sensitivity=sensitivity)
+        # The scenario drives the result: say it first, in the methods and in the settings.
+        st = uf.settings
+        methods["unfriending"] = f"{st['scenario']} {methods['unfriending']}"
+        settings["unfriending"] = {k: st[k] for k in ("scenario", "rounds", "compliance", "margin", "margin_basis",
+                                                      "drop_no_real_name")}
     if "amplification" in sections:
         am = _amplification(prep, seed=seed, swaps_per_edge=swaps_per_edge, min_group_size=m,
                             disclosure_threshold=t)
@@ -201,12 +229,12 @@ def network_contagion(
         reason = (f"{NO_NETWORK}: graph statistics and unfriending (graph only) ran; spillover, shock and "
                   f"amplification need a network term")
     settings["notes"] = notes
-    return ContagionResult("ran", reason, dict(METHODS), settings, tuple(t_.name for t_ in rule.tiers),
+    return ContagionResult("ran", reason, methods, settings, tuple(t_.name for t_ in rule.tiers),
                            gs, sp, sh, uf, am, skipped, t, m)
 
 
 _OPTIONS = {"sections", "seeds", "fraction", "deduction", "rounds", "compliance", "margin", "drop_no_real_name",
-            "real_name_column", "swaps_per_edge", "tolerance", "method", "progress"}
+            "real_name_column", "swaps_per_edge", "tolerance", "method", "progress", "sensitivity"}
 
 
 def audit_family(ctx, **options) -> ContagionResult:

@@ -8,17 +8,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from audit._privacy import cell_publishable
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,
     Section,
     as_groupings,
+    cell_cnt,
+    cell_ok,
     cnt,
+    dist_ok,
     fnum,
     group_id,
     group_quantiles,
+    protect_partition,
     quantile_map,
     share,
+    small,
+    split_rows,
+    total_reveals,
     value_order,
 )
 from audit.contagion._core import (
@@ -32,7 +40,7 @@ from audit.contagion._core import (
 from audit.graph import Graph
 from audit.groups import Grouping
 
-__all__ = ["GraphStatistics", "GroupGraphStats", "graph_statistics", "group_graph_stats"]
+__all__ = ["GraphStatistics", "GroupGraphStats", "graph_statistics", "group_graph_row", "group_graph_stats"]
 
 DEGREE_BINS = np.array([0, 1, 5, 10, 20, 50, 100])
 DEGREE_LABELS = ("0", "1-4", "5-9", "10-19", "20-49", "50-99", "100+")
@@ -125,26 +133,33 @@ class GraphStatistics(Section):
         """Attribute (or intersection) -> Newman's assortativity on this graph (NaN if undefined)."""
         return {s.grouping.key: s.assortativity for s in self.by_grouping}
 
-    def summary(self) -> dict:
+    def summary(self, rows: list[dict] | None = None) -> dict:
         t = self.disclosure_threshold
+        rows = self.group_rows() if rows is None else rows
+        by_group = split_rows(rows, [s.grouping for s in self.by_grouping])
+        iso_ok = cell_ok(self.n_isolates, self.n_nodes, t) and not any(
+            total_reveals(s.isolates, [r.get("isolates") is None for r in rs], t)
+            for s, rs in zip(self.by_grouping, by_group, strict=True))
+        giant_ok = cell_ok(self.giant_size, self.n_nodes, t) and not any(
+            total_reveals(s.in_giant, [r.get("giant_component_share") is None for r in rs], t)
+            for s, rs in zip(self.by_grouping, by_group, strict=True))
         return {
             "nodes": self.n_nodes,
             "edges": self.n_edges,
             "mean_degree": fnum(2 * self.n_edges / max(self.n_nodes, 1)),
             "components": self.n_components,
-            "giant_component_size": cnt(self.giant_size, t),
-            "giant_component_share": share(self.giant_size, self.n_nodes, t),
-            "isolates": cnt(self.n_isolates, t),
-            "isolate_share": share(self.n_isolates, self.n_nodes, t),
+            "giant_component_size": self.giant_size if giant_ok else None,
+            "giant_component_share": fnum(self.giant_size / self.n_nodes) if giant_ok and self.n_nodes else None,
+            "isolates": self.n_isolates if iso_ok else None,
+            "isolate_share": fnum(self.n_isolates / self.n_nodes) if iso_ok and self.n_nodes else None,
         }
 
     def group_rows(self) -> list[dict]:
-        t = self.disclosure_threshold
+        t, m = self.disclosure_threshold, self.min_group_size
         out = []
         for s, q, hist in zip(self.by_grouping, self.degree_quantiles, self.degree_histogram, strict=True):
             g = s.grouping
             total = max(int(s.counts.sum()), 1)
-            same_share = s.same_share
             for k in range(g.n_groups):
                 n = int(s.counts[k])
                 row = group_id(g, k)
@@ -152,39 +167,77 @@ class GraphStatistics(Section):
                     row.update({"n": None, "suppressed": True})
                     out.append(row)
                     continue
-                hk = [int(c) for c in hist[k]]
+                # The bins of the histogram are cells of the group; a hidden bin must not be the difference
+                # between n and the published bins.
+                hk = np.asarray(hist[k], dtype=np.int64)
+                stats = group_graph_row(s, k, t, m)
+                # Bin "0" is the isolates count, published in this row (and in unfriending's round 0) too.
+                iso_shown = stats["isolates"] is not None
+                hide = protect_partition(hk, ~np.asarray(cell_publishable(hk, n, t)), t,
+                                         fixed=np.arange(len(hk)) == 0 if iso_shown else None)
+                if hide[0] and iso_shown:
+                    stats.update({"isolates": None, "isolate_share": None, "suppressed": True})
+                suppressed = stats.pop("suppressed") or bool(hide.any())
                 row.update({
                     "n": n,
                     "population_share": fnum(n / total),
-                    "mean_degree": fnum(s.mean_degree[k], 4),
-                    "degree_quantiles": quantile_map(q[k]) if n >= self.min_group_size else None,
-                    "degree_histogram": {lab: cnt(c, t) for lab, c in zip(DEGREE_LABELS, hk, strict=True)},
-                    "isolates": cnt(s.isolates[k], t),
-                    "isolate_share": share(s.isolates[k], n, t),
-                    "giant_component_share": share(s.in_giant[k], n, t),
-                    "same_group_tie_share": fnum(same_share[k]),
-                    "cross_group_tie_share": fnum(1 - same_share[k]),
-                    "coleman_index": fnum(s.coleman[k]),
-                    "suppressed": bool(any(0 < c < t for c in hk) or small_any((s.isolates[k], s.in_giant[k]), t)),
+                    "mean_degree": stats.pop("mean_degree"),
+                    "degree_quantiles": quantile_map(q[k]) if dist_ok(n, t, m) else None,
+                    "degree_histogram": {lab: (None if h else int(c))
+                                         for lab, c, h in zip(DEGREE_LABELS, hk, hide, strict=True)},
+                    **stats,
+                    "suppressed": suppressed,
                 })
                 out.append(row)
         return out
 
     def to_dict(self) -> dict:
+        t = self.disclosure_threshold
+        rows = self.group_rows()
         return {
             "status": self.status,
             "reason": self.reason,
-            "graph": self.summary(),
+            "graph": self.summary(rows),
             "assortativity": {k: fnum(v) for k, v in self.assortativity.items()},
-            "cross_group_ties": {s.grouping.key: {"ties": s.cross_ties, "of_ties_with_known_groups": s.known_ties,
-                                                  "share": fnum(s.cross_ties / s.known_ties) if s.known_ties else None}
-                                 for s in self.by_grouping},
-            "groups": self.group_rows(),
+            "cross_group_ties": {s.grouping.key: cross_group_ties(s, t) for s in self.by_grouping},
+            "groups": rows,
         }
 
 
-def small_any(values, t: int) -> bool:
-    return any(0 < int(v) < t for v in values)
+def cross_group_ties(s: GroupGraphStats, t: int) -> dict:
+    """Ties between groups of one grouping (a cell of the ties whose both ends have a known group)."""
+    cross, known = s.cross_ties, s.known_ties
+    return {"ties": cell_cnt(cross, known, t), "of_ties_with_known_groups": cnt(known, t),
+            "share": share(cross, known, t)}
+
+
+def group_graph_row(s: GroupGraphStats, k: int, t: int, m: int) -> dict:
+    """The graph statistics of group ``k`` shared by the input graph and every unfriending round.
+
+    People who are isolated, or in the giant component, are cells of the group;
+    tie-ends to the same group are a cell of the group's tie-ends (a handful of
+    ties names a handful of people as surely as a count of people does), and
+    the within/cross-group shares and Coleman's index derive from that cell.
+    Mean degree is a distribution statistic (groups of at least
+    ``min_group_size``), and is withheld when the group's tie-ends are a small count.
+    """
+    n = int(s.counts[k])
+    deg_sum = int(round(float(s.degree_sum[k])))
+    same_ok = cell_ok(s.same[k], s.volume[k], t) and int(s.volume[k]) > 0
+    mean_ok = dist_ok(n, t, m) and not small(deg_sum, t)
+    iso_ok = cell_ok(s.isolates[k], n, t)
+    giant_ok = cell_ok(s.in_giant[k], n, t)
+    sh = float(s.same_share[k]) if same_ok else None
+    return {
+        "mean_degree": fnum(s.mean_degree[k], 4) if mean_ok else None,
+        "isolates": int(s.isolates[k]) if iso_ok else None,
+        "isolate_share": fnum(s.isolates[k] / n) if iso_ok else None,
+        "giant_component_share": fnum(s.in_giant[k] / n) if giant_ok else None,
+        "same_group_tie_share": fnum(sh) if same_ok else None,
+        "cross_group_tie_share": fnum(1 - sh) if same_ok else None,
+        "coleman_index": fnum(s.coleman[k]) if same_ok else None,
+        "suppressed": bool(not mean_ok or not iso_ok or not giant_ok or (int(s.volume[k]) > 0 and not same_ok)),
+    }
 
 
 def graph_statistics(

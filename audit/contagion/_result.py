@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from audit.contagion._amplification import Amplification
-from audit.contagion._common import FOUR_FIFTHS, Section, fnum, jsonable, melt, small
+from audit.contagion._common import FOUR_FIFTHS, Section, fnum, jsonable, melt
 from audit.contagion._graphstats import GraphStatistics
 from audit.contagion._spillover import Shock, Spillover
 from audit.contagion._unfriending import Unfriending
@@ -35,8 +35,9 @@ class ContagionResult:
     (``status == "not run"`` and a ``reason``) instead of disappearing.
 
     ``to_dict()`` is what ``report.json`` holds under ``contagion``: group
-    aggregates only, counts of 1 to ``disclosure_threshold - 1`` replaced by
-    None (with ``suppressed: true``), no NaN or infinity.
+    aggregates only, under :mod:`audit._privacy`'s cell rule (a count or its
+    complement of 1 to ``disclosure_threshold - 1`` hides the cell and all
+    derived from it, as None with ``suppressed: true``), no NaN or infinity.
     """
 
     status: str
@@ -96,6 +97,10 @@ class ContagionResult:
           (``"direct"`` is assumed when no mechanism was set:
           ``"direct+network"``).
 
+        A ratio is added only when it can be published (the group's cell and
+        the most favoured group's cell of that scenario, neither with a count
+        or complement of 1 to ``disclosure_threshold - 1``), else None; the
+        mechanism is changed only when the ratios it rests on are published.
         Without an amplification section (no graph, no network term) the
         entries come back unchanged (as copies).
         """
@@ -105,7 +110,6 @@ class ContagionResult:
             return out
         table = amp.lookup()
         by_text = {(a, tuple(map(str, v)), tn): val for (a, v, tn), val in table.items()}
-        t = self.disclosure_threshold
         for e in out:
             group = e.get("group")
             if not isinstance(group, Mapping):
@@ -118,15 +122,19 @@ class ContagionResult:
             hit = table.get((attrs, vals, tier)) or by_text.get((attrs, tuple(map(str, vals)), tier))
             if hit is None:
                 continue
-            r0, r1, r2, _n, hits = hit
-            e["impact_ratio_without_network"] = None if small(hits[0], t) else fnum(r0, 4)
-            e["impact_ratio_rewired"] = None if small(hits[2], t) else fnum(r2, 4)
-            if not math.isfinite(r0):
+            r0, r1, r2, _n, _hits, (ok0, ok1, ok2) = hit
+            # The two-cell rule: a ratio is given only when the group's cell and the most favoured group's
+            # cell (in that scenario) can both be published.
+            e["impact_ratio_without_network"] = fnum(r0, 4) if ok0 else None
+            e["impact_ratio_rewired"] = fnum(r2, 4) if ok2 else None
+            # The mechanism says where a ratio lies (above or below 0.8, lowered by the network term): it is
+            # derived from the ratios, so it is only changed when the ratios it rests on are published.
+            if not (ok0 and math.isfinite(r0)):
                 continue
             mech = e.get("mechanism")
             if r0 >= threshold:
                 e["mechanism"] = "network"
-            elif math.isfinite(r1) and r1 < threshold and r0 - r1 > material:
+            elif ok1 and math.isfinite(r1) and r1 < threshold and r0 - r1 > material:
                 if isinstance(mech, (list, tuple)):
                     if "network" not in mech:
                         e["mechanism"] = [*mech, "network"]
@@ -144,7 +152,7 @@ class ContagionResult:
         sp = self.spillover.to_dict() if self.spillover is not None else None
         sh = self.shock.to_dict() if self.shock is not None else self.section_status("shock")
         uf = self.unfriending.to_dict() if self.unfriending is not None else \
-            {**self.section_status("unfriending"), "settings": None, "rounds": []}
+            {**self.section_status("unfriending"), "settings": None, "rounds": [], "sensitivity": None}
         am = self.amplification.to_dict() if self.amplification is not None else None
         doc = {
             "status": self.status,

@@ -9,19 +9,25 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._privacy import cell_publishable
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,
     Section,
-    cnt,
+    cell_cnt,
+    cell_ok,
+    cells_publishable,
+    dist_ok,
     fnum,
     group_id,
     group_quantiles,
     group_sums,
+    protect_partition,
     quantile_map,
     rng_for,
     share,
-    small,
+    split_rows,
+    total_reveals,
     value_order,
 )
 from audit.contagion._core import components, hop_distances
@@ -52,6 +58,8 @@ class Spillover(Section):
     guilt: tuple[np.ndarray, ...] = ()
     lifted: tuple[np.ndarray, ...] = ()
     overall: dict = field(default_factory=dict)
+    overall_guilt: np.ndarray | None = None      # (T,) raw counts, disclosure control in to_dict
+    overall_lifted: np.ndarray | None = None
     solver: dict = field(default_factory=dict)
     disclosure_threshold: int = DEFAULT_DISCLOSURE
     min_group_size: int = DEFAULT_MIN_GROUP
@@ -60,45 +68,99 @@ class Spillover(Section):
     name: str = field(default="spillover", init=False)
 
     def groups(self) -> list[dict]:
-        t = self.disclosure_threshold
+        t, m = self.disclosure_threshold, self.min_group_size
         out = []
         for i, g in enumerate(self.groupings):
+            counts = self.counts[i]
+            # Every share is a cell "k of n" of the group: published only when neither k nor n - k is small.
+            ok = {name: cells_publishable(counts, arr, t) for name, arr in (
+                ("guilt", self.guilt[i]), ("lifted", self.lifted[i]), ("own", self.own_hits[i]),
+                ("final", self.final_hits[i]), ("down", self.pulled_down[i]), ("up", self.pulled_up[i]))}
+            ok["guilt"], ok["lifted"] = _linked(ok["own"], ok["final"], ok["guilt"], ok["lifted"])
             for k in range(g.n_groups):
-                n = int(self.counts[i][k])
+                n = int(counts[k])
                 row = group_id(g, k)
                 if n < t:
                     row.update({"n": None, "mean_own_score": None, "mean_final_score": None, "mean_shift": None,
                                 "suppressed": True})
                     out.append(row)
                     continue
-                guilt, lifted = self.guilt[i][k], self.lifted[i][k]
-                own_h, fin_h = self.own_hits[i][k], self.final_hits[i][k]
+
+                def shares(name, arr, k=k, n=n, ok=ok):
+                    return {tn: (fnum(c / n) if o else None)
+                            for tn, c, o in zip(self.tiers, arr[k], ok[name][k], strict=True)}
+
+                guilt = self.guilt[i]
                 mo, mf = self.mean_own[i][k], self.mean_final[i][k]
+                dist = dist_ok(n, t, m)
+                down, up = self.pulled_down[i][k], self.pulled_up[i][k]
                 row.update({
                     "n": n,
-                    "mean_own_score": fnum(mo),
-                    "mean_final_score": fnum(mf),
-                    "mean_shift": fnum(mf - mo),
-                    "shift_quantiles": quantile_map(self.shift_quantiles[i][k]) if n >= self.min_group_size
-                    else None,
-                    "share_pulled_down": share(self.pulled_down[i][k], n, t),
-                    "share_pulled_up": share(self.pulled_up[i][k], n, t),
-                    "guilt_by_association": {tn: share(c, n, t) for tn, c in zip(self.tiers, guilt, strict=True)},
-                    "guilt_by_association_count": {tn: cnt(c, t) for tn, c in zip(self.tiers, guilt, strict=True)},
-                    "lifted_by_association": {tn: share(c, n, t) for tn, c in zip(self.tiers, lifted, strict=True)},
-                    "own_attainment": {tn: share(c, n, t) for tn, c in zip(self.tiers, own_h, strict=True)},
-                    "final_attainment": {tn: share(c, n, t) for tn, c in zip(self.tiers, fin_h, strict=True)},
-                    "suppressed": bool(any(small(c, t) for c in (*guilt, *lifted, *own_h, *fin_h,
-                                                                  self.pulled_down[i][k], self.pulled_up[i][k]))),
+                    "mean_own_score": fnum(mo) if dist else None,
+                    "mean_final_score": fnum(mf) if dist else None,
+                    "mean_shift": fnum(mf - mo) if dist else None,
+                    "shift_quantiles": quantile_map(self.shift_quantiles[i][k]) if dist else None,
+                    "share_pulled_down": fnum(down / n) if ok["down"][k, 0] else None,
+                    "share_pulled_up": fnum(up / n) if ok["up"][k, 0] else None,
+                    "guilt_by_association": shares("guilt", guilt),
+                    "guilt_by_association_count": {tn: (int(c) if o else None) for tn, c, o in
+                                                   zip(self.tiers, guilt[k], ok["guilt"][k], strict=True)},
+                    "lifted_by_association": shares("lifted", self.lifted[i]),
+                    "own_attainment": shares("own", self.own_hits[i]),
+                    "final_attainment": shares("final", self.final_hits[i]),
+                    "suppressed": bool(not dist or not all(v[k].all() for v in ok.values())),
                 })
                 out.append(row)
+        return out
+
+    def _overall(self, rows: list[dict]) -> dict:
+        """Overall guilt / lifted by association, unless a grouping's hidden group counts would follow from them."""
+        t = self.disclosure_threshold
+        out = dict(self.overall)
+        if self.overall_guilt is None:
+            return out
+        n = int(out.get("n") or 0)
+        by_group = split_rows(rows, self.groupings)
+        gsum, lsum = self.overall_guilt, self.overall_lifted
+        shown = []
+        for j, tn in enumerate(self.tiers):
+            ok = cell_ok(gsum[j], n, t) and cell_ok(lsum[j], n, t) and n > 0
+            for i, rs in enumerate(by_group):
+                for arr, key in ((self.guilt[i], "guilt_by_association"), (self.lifted[i], "lifted_by_association")):
+                    hidden = [(r.get(key) or {}).get(tn) is None for r in rs]
+                    ok = ok and not total_reveals(arr[:, j], hidden, t)
+            shown.append(ok)
+        out.update({
+            "guilt_by_association": {tn: fnum(c / n) if o else None
+                                     for tn, c, o in zip(self.tiers, gsum, shown, strict=True)},
+            "guilt_by_association_count": {tn: int(c) if o else None
+                                           for tn, c, o in zip(self.tiers, gsum, shown, strict=True)},
+            "lifted_by_association": {tn: fnum(c / n) if o else None
+                                      for tn, c, o in zip(self.tiers, lsum, shown, strict=True)},
+        })
         return out
 
     def to_dict(self) -> dict:
         if self.status != "ran":
             return {"status": self.status, "reason": self.reason, "groups": []}
-        return {"status": "ran", "reason": None, "solver": dict(self.solver), "overall": dict(self.overall),
-                "groups": self.groups()}
+        rows = self.groups()
+        return {"status": "ran", "reason": None, "solver": dict(self.solver), "overall": self._overall(rows),
+                "groups": rows}
+
+
+def _linked(own_ok: np.ndarray, final_ok: np.ndarray, guilt_ok: np.ndarray,
+            lifted_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Secondary suppression for the identity ``final = own - guilt + lifted`` (per group and tier).
+
+    Any three of the four counts give the fourth, so a cell may not be the only
+    one of the four that is hidden.  Own and final attainment are shared with
+    other tables (amplification, round 0 of unfriending) and keep their
+    primary suppression; the second hidden cell is ``lifted_by_association``,
+    or ``guilt_by_association`` when ``lifted`` is the one hidden.
+    """
+    hidden = np.stack([~own_ok, ~final_ok, ~guilt_ok, ~lifted_ok])
+    single = hidden.sum(axis=0) == 1
+    return guilt_ok & ~(single & ~lifted_ok), lifted_ok & ~(single & lifted_ok)
 
 
 def _spillover(prep: Prepared, *, min_group_size: int, disclosure_threshold: int) -> Spillover:
@@ -138,21 +200,19 @@ def _spillover(prep: Prepared, *, min_group_size: int, disclosure_threshold: int
         res["down"].append(sums[:, 4 * T])
         res["up"].append(sums[:, 4 * T + 1])
     n = prep.n
-    gsum, lsum = guilt.sum(axis=0), lifted.sum(axis=0)
+    gsum, lsum = guilt.sum(axis=0).astype(np.int64), lifted.sum(axis=0).astype(np.int64)
     overall = {
         "n": n,
-        "mean_own_score": fnum(own.mean()) if n else None,
-        "mean_final_score": fnum(final.mean()) if n else None,
-        "mean_absolute_shift": fnum(np.abs(shift).mean()) if n else None,
-        "guilt_by_association": {tn: share(c, n, t) for tn, c in zip(tiers, gsum, strict=True)},
-        "guilt_by_association_count": {tn: cnt(c, t) for tn, c in zip(tiers, gsum, strict=True)},
-        "lifted_by_association": {tn: share(c, n, t) for tn, c in zip(tiers, lsum, strict=True)},
+        "mean_own_score": fnum(own.mean()) if dist_ok(n, t, min_group_size) else None,
+        "mean_final_score": fnum(final.mean()) if dist_ok(n, t, min_group_size) else None,
+        "mean_absolute_shift": fnum(np.abs(shift).mean()) if dist_ok(n, t, min_group_size) else None,
     }
     return Spillover(
         tiers=tiers, groupings=prep.groupings, counts=tuple(res["counts"]), mean_own=tuple(res["mean_own"]),
         mean_final=tuple(res["mean_final"]), shift_quantiles=tuple(res["q"]), pulled_down=tuple(res["down"]),
         pulled_up=tuple(res["up"]), own_hits=tuple(res["own_h"]), final_hits=tuple(res["final_h"]),
-        guilt=tuple(res["guilt"]), lifted=tuple(res["lifted"]), overall=overall, solver=prep.solver_info(),
+        guilt=tuple(res["guilt"]), lifted=tuple(res["lifted"]), overall=overall, overall_guilt=gsum,
+        overall_lifted=lsum, solver=prep.solver_info(),
         disclosure_threshold=t, min_group_size=int(min_group_size))
 
 
@@ -191,8 +251,11 @@ def spillover(
         gradients (exact for a linear, unclamped rule), verified against the
         clamped update and continued by iteration if the clamp binds.
     min_group_size : int, default 30
-        Shift quantiles are given only for groups at least this large.
+        Means and shift quantiles are given only for groups at least this large.
     disclosure_threshold : int, default 10
+        Groups below it are shown without numbers; a share ``k / n`` (and the
+        count ``k``) is given only when neither ``k`` nor ``n - k`` is 1 to
+        ``threshold - 1`` (:func:`audit._privacy.cell_publishable`).
 
     Returns
     -------
@@ -236,34 +299,76 @@ class Shock(Section):
     group_change: tuple[np.ndarray, ...] = ()   # (G, 5)
     solver: dict = field(default_factory=dict)
     disclosure_threshold: int = DEFAULT_DISCLOSURE
+    min_group_size: int = DEFAULT_MIN_GROUP
     status: str = "ran"
     reason: str | None = None
     name: str = field(default="shock", init=False)
 
-    def _band_row(self, hops: str, n: int, fell: np.ndarray, change: float) -> dict:
+    def _band_rows(self, counts: np.ndarray, fell: np.ndarray, change: np.ndarray,
+                   extra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """Rows for the five bands and "all others" of one population (everyone, or one group).
+
+        The bands partition a published total, and "all others" is the sum of
+        bands 1, 2, 3+ and unreachable: a band's people, and the people who
+        fell in a band, are cells of those totals.  Cells the disclosure rule
+        suppresses are protected against subtraction from the totals too
+        (:func:`~audit.contagion._common.protect_partition`).  ``extra``
+        ((6,) and (6, T) masks over the five bands and "all others") hides
+        further cells: overall figures that would give back a group's hidden one.
+        Returns the rows and the masks of hidden band sizes (6,) and hidden
+        "fell" counts (6, T).
+        """
+        t, m = self.disclosure_threshold, self.min_group_size
+        counts = np.asarray(counts, dtype=np.int64)
+        fell = np.asarray(fell, dtype=np.int64).reshape(len(BANDS), -1)
+        T = fell.shape[1]
+        extra_n, extra_f = (np.zeros(len(BANDS) + 1, dtype=bool), np.zeros((len(BANDS) + 1, T), dtype=bool)) \
+            if extra is None else extra
+        total = int(counts.sum())
+        hide_n = ~np.asarray(cell_publishable(counts, total, t)) | extra_n[:-1]
+        hide_n[0] |= extra_n[-1]            # "all others" = total - seeds: hidden exactly when the seeds are
+        # The seeds are counted in the seed block too: keep their count if another band can be hidden instead.
+        hide_n = protect_partition(counts, hide_n, t, fixed=np.arange(len(counts)) == 0)
+        n_all = int(counts[1:].sum())
+        hide_all = bool(hide_n[0])
+        fell_all = fell[1:].sum(axis=0)
+        hide_f = ~np.asarray(cell_publishable(fell, counts[:, None], t)).reshape(fell.shape) | hide_n[:, None] \
+            | extra_f[:-1]
+        hide_f_all = ~np.asarray(cell_publishable(fell_all, n_all, t)).reshape(-1) | hide_all | extra_f[-1]
+        for j in range(T):
+            if not hide_f_all[j]:
+                hide_f[1:, j] = protect_partition(fell[1:, j], hide_f[1:, j], t)
+        rows = [self._band_row(b, int(counts[i]), fell[i], float(change[i]), bool(hide_n[i]), hide_f[i], m)
+                for i, b in enumerate(BANDS)]
+        rows.append(self._band_row("all others", n_all, fell_all, float(np.sum(change[1:])), hide_all, hide_f_all,
+                                   m))
+        return rows, np.append(hide_n, hide_all), np.vstack([hide_f, hide_f_all[None, :]])
+
+    def _band_row(self, hops: str, n: int, fell: np.ndarray, change: float, hide: bool, hide_fell: np.ndarray,
+                  m: int) -> dict:
         t = self.disclosure_threshold
-        if n < t:
-            return {"hops": hops, "n": cnt(n, t), "suppressed": bool(n > 0)}
+        if hide:
+            return {"hops": hops, "n": None, "suppressed": True}
+        if n == 0:
+            return {"hops": hops, "n": 0, "suppressed": False}
+        dist = dist_ok(n, t, m)
         return {
             "hops": hops, "n": n,
-            "fell": {tn: cnt(c, t) for tn, c in zip(self.tiers, fell, strict=True)},
-            "fell_share": {tn: share(c, n, t) for tn, c in zip(self.tiers, fell, strict=True)},
-            "mean_score_change": fnum(change / n),
-            "suppressed": bool(any(small(c, t) for c in fell)),
+            "fell": {tn: (None if h else int(c)) for tn, c, h in zip(self.tiers, fell, hide_fell, strict=True)},
+            "fell_share": {tn: (None if h else fnum(c / n))
+                           for tn, c, h in zip(self.tiers, fell, hide_fell, strict=True)},
+            "mean_score_change": fnum(change / n) if dist else None,
+            "suppressed": bool(hide_fell.any() or not dist),
         }
 
-    def by_distance(self) -> list[dict]:
-        rows = [self._band_row(b, int(self.band_counts[i]), self.band_fell[i], self.band_change[i])
-                for i, b in enumerate(BANDS)]
-        others = slice(1, None)
-        rows.append(self._band_row("all others", int(self.band_counts[others].sum()),
-                                   self.band_fell[others].sum(axis=0), self.band_change[others].sum()))
-        return rows
-
-    def by_group(self) -> list[dict]:
+    def _groups_and_masks(self) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
+        """Rows by group, and per grouping the hidden band sizes (G, 6) and "fell" counts (G, 6, T)."""
         t = self.disclosure_threshold
-        out = []
+        T = len(self.tiers)
+        out, masks = [], []
         for i, g in enumerate(self.groupings):
+            hn = np.ones((g.n_groups, len(BANDS) + 1), dtype=bool)
+            hf = np.ones((g.n_groups, len(BANDS) + 1, T), dtype=bool)
             for k in range(g.n_groups):
                 size = int(g.counts[k])
                 base = group_id(g, k)
@@ -271,24 +376,50 @@ class Shock(Section):
                     out.append({**base, "hops": "all", "n": None, "suppressed": True})
                     continue
                 c, f, ch = self.group_counts[i][k], self.group_fell[i][k], self.group_change[i][k]
-                for j, b in enumerate(BANDS):
-                    out.append({**base, **self._band_row(b, int(c[j]), f[j], ch[j])})
-                out.append({**base, **self._band_row("all others", int(c[1:].sum()), f[1:].sum(axis=0),
-                                                     ch[1:].sum())})
-        return out
+                rows, hn[k], hf[k] = self._band_rows(c, f, ch)
+                out.extend({**base, **row} for row in rows)
+            masks.append((hn, hf))
+        return out, masks
+
+    def _with_all_others(self, arr: np.ndarray) -> np.ndarray:
+        """(G, 5, ...) per band -> (G, 6, ...) with "all others" (bands 1..4) appended."""
+        return np.concatenate([arr, arr[:, 1:].sum(axis=1, keepdims=True)], axis=1)
+
+    def by_distance(self, masks: list | None = None) -> list[dict]:
+        """Rows by hop band; a band figure is hidden when it would give back a group's hidden one."""
+        if masks is None:
+            masks = self._groups_and_masks()[1]
+        T = len(self.tiers)
+        extra_n = np.zeros(len(BANDS) + 1, dtype=bool)
+        extra_f = np.zeros((len(BANDS) + 1, T), dtype=bool)
+        t = self.disclosure_threshold
+        for i, (hn, hf) in enumerate(masks):
+            counts = self._with_all_others(np.asarray(self.group_counts[i]))
+            fell = self._with_all_others(np.asarray(self.group_fell[i]).reshape(len(counts), len(BANDS), T))
+            for b in range(len(BANDS) + 1):
+                extra_n[b] |= total_reveals(counts[:, b], hn[:, b], t)
+                for j in range(T):
+                    extra_f[b, j] |= total_reveals(fell[:, b, j], hf[:, b, j], t)
+        return self._band_rows(self.band_counts, self.band_fell, self.band_change, (extra_n, extra_f))[0]
+
+    def by_group(self) -> list[dict]:
+        return self._groups_and_masks()[0]
 
     def to_dict(self) -> dict:
         t = self.disclosure_threshold
         if self.status != "ran":
             return {"status": self.status, "reason": self.reason, "by_distance": [], "groups": []}
+        groups, masks = self._groups_and_masks()
+        by_distance = self.by_distance(masks)
+        seeds_shown = by_distance[0]["n"] is not None     # the seed band hides its count when it must
         return {
             "status": "ran", "reason": None,
-            "seeds": {**self.selection, "n_seeds": cnt(self.n_seeds, t),
-                      "share_of_population": share(self.n_seeds, self.n, t)},
+            "seeds": {**self.selection, "n_seeds": cell_cnt(self.n_seeds, self.n, t) if seeds_shown else None,
+                      "share_of_population": share(self.n_seeds, self.n, t) if seeds_shown else None},
             "deduction": fnum(self.deduction),
             "solver": dict(self.solver),
-            "by_distance": self.by_distance(),
-            "groups": self.by_group(),
+            "by_distance": by_distance,
+            "groups": groups,
         }
 
     def _rows(self) -> list[dict]:
@@ -339,11 +470,12 @@ def resolve_seeds(people: pd.DataFrame | None, n: int, seeds, fraction: float | 
 
 
 def _shock(prep: Prepared, people, *, seeds, fraction, deduction: float, seed: int,
-           disclosure_threshold: int) -> Shock:
+           disclosure_threshold: int, min_group_size: int = DEFAULT_MIN_GROUP) -> Shock:
     t = int(disclosure_threshold)
     tiers = tuple(tr.name for tr in prep.rule.tiers)
     if not prep.has_network:
-        return Shock(tiers=tiers, status="not run", reason=NO_NETWORK, disclosure_threshold=t)
+        return Shock(tiers=tiers, status="not run", reason=NO_NETWORK, disclosure_threshold=t,
+                     min_group_size=int(min_group_size))
     deduction = float(deduction)
     if not np.isfinite(deduction) or deduction <= 0:
         raise AuditInputError(f"shock deduction must be a positive number of points, got {deduction}")
@@ -351,7 +483,8 @@ def _shock(prep: Prepared, people, *, seeds, fraction, deduction: float, seed: i
     mask, desc = resolve_seeds(people, n, seeds, fraction, rng_for(seed, "shock"))
     if not mask.any():
         return Shock(tiers=tiers, selection=desc, status="not run",
-                     reason="the seed set is empty (the expression matched nobody)", disclosure_threshold=t)
+                     reason="the seed set is empty (the expression matched nobody)", disclosure_threshold=t,
+                     min_group_size=int(min_group_size))
     own = prep.own.copy()
     own[mask] += -deduction if prep.rule.higher_is_better else deduction
     if prep.rule.range is not None:
@@ -391,7 +524,7 @@ def _shock(prep: Prepared, people, *, seeds, fraction, deduction: float, seed: i
     return Shock(tiers=tiers, groupings=prep.groupings, selection=desc, deduction=deduction,
                  n_seeds=int(mask.sum()), n=n, band_counts=band_counts, band_fell=band_fell,
                  band_change=band_change, group_counts=tuple(gc), group_fell=tuple(gf), group_change=tuple(gch),
-                 solver=prep.solver_info(sol), disclosure_threshold=t)
+                 solver=prep.solver_info(sol), disclosure_threshold=t, min_group_size=int(min_group_size))
 
 
 def shock(
@@ -406,6 +539,7 @@ def shock(
     seed: int = 0,
     tolerance: float | None = None,
     method: str = "iterate",
+    min_group_size: int = DEFAULT_MIN_GROUP,
     disclosure_threshold: int = DEFAULT_DISCLOSURE,
 ) -> Shock:
     """Deduct points from a seed set, re-solve the network term and count who else loses a tier.
@@ -429,6 +563,13 @@ def shock(
         is better), then clamped to the rule's range.
     seed : int
         Seeds the random choices (``np.random.default_rng``).
+    min_group_size : int, default 30
+        Mean score changes are given only for bands of at least this many people.
+    disclosure_threshold : int, default 10
+        Cells (people in a band of a group; people who fell, of a band) where
+        either the count or its complement is 1 to ``threshold - 1`` are
+        suppressed, and so is any other cell that would give one back by
+        subtraction from a published total.
 
     Returns
     -------
@@ -454,4 +595,4 @@ def shock(
     """
     prep = prepare(rule, people, graph, groupings, tolerance=tolerance, method=method)
     return _shock(prep, people, seeds=seeds, fraction=fraction, deduction=deduction, seed=seed,
-                  disclosure_threshold=disclosure_threshold)
+                  disclosure_threshold=disclosure_threshold, min_group_size=min_group_size)

@@ -70,9 +70,14 @@ def fmt_score(x: object) -> str:
 
 
 def fmt_count(n: object, threshold: int | None = None) -> str:
-    """A count of people; ``None`` (suppressed) prints as "suppressed (<t)"."""
+    """A count of people; ``None`` prints as "suppressed".
+
+    A count is hidden when it is small, when its complement is small, or when it
+    would let a reader subtract their way to a hidden count, so "(<t)" would
+    often be wrong.
+    """
     if n is None:
-        return f"{SUPPRESSED} (<{threshold})" if threshold else SUPPRESSED
+        return SUPPRESSED
     if isinstance(n, bool):
         return str(n)
     if isinstance(n, (int, float)):

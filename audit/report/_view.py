@@ -809,8 +809,26 @@ def _network(doc: Mapping, fig: _Figures) -> list[dict]:
         st = uf.get("settings") or {}
         if uf.get("reason"):
             blocks.append(p(f"Note: {uf['reason']}.", "note"))
+        if st.get("scenario"):
+            blocks.append(p(st["scenario"], "note"))
         if st.get("semantics"):
             blocks.append(p(st["semantics"], "note"))
+        sens = (uf.get("sensitivity") or {}).get("scenarios") or []
+        if sens:
+            single = [g for g in sens[0].get("groups") or [] if len(g.get("attributes") or []) == 1]
+            blocks.append(table(
+                ["scenario", "compliance", "margin (points)", "ties kept", "people without friends",
+                 *[f"ties kept: {group_name(g.get('group'))}" for g in single[:6]]],
+                [[str(sc.get("scenario")), fmt_num(sc.get("compliance")), fmt_num(sc.get("margin")),
+                  fmt_pct(sc.get("ties_kept_share")), fmt_pct(sc.get("isolate_share")),
+                  *[fmt_pct(next((g.get("ties_kept_share") for g in sc.get("groups") or []
+                                  if g.get("group") == g0.get("group")
+                                  and g.get("attributes") == g0.get("attributes")), None))
+                    for g0 in single[:6]]]
+                 for sc in sens],
+                caption="Sensitivity: the final round under other compliance and margin settings (same random "
+                        "draws). The results depend on this scenario; it is not an estimate of behaviour.",
+                numeric=[False, True, True, True, True, *([True] * min(6, len(single)))]))
         round_ids = [r.get("round", i) for i, r in enumerate(rounds)]
         panels = []
         attrs_order = list(dict.fromkeys(tuple(g.get("attributes") or []) for g in _single(rounds[0].get("groups") or [])))
@@ -829,7 +847,8 @@ def _network(doc: Mapping, fig: _Figures) -> list[dict]:
                               "Line charts, one per protected attribute: each group's impact ratio for one tier over "
                               "rounds of unfriending.",
                               f"Impact ratio for {tier} by group over {len(rounds) - 1} rounds of unfriending "
-                              f"(compliance {fmt_num(st.get('compliance'))}); dashed line: 0.8.",
+                              f"(compliance {fmt_num(st.get('compliance'))}, margin {fmt_num(st.get('margin'))} "
+                              "points); dashed line: 0.8.",
                               lambda: F.rounds_by_group(panels, round_ids, "impact ratio")))
         blocks.append(table(["round", "friendships", "ties removed", "people without friends",
                              *[f"assortativity: {k}" for k in list(rounds[0].get("assortativity") or {})[:4]]],
