@@ -15,9 +15,9 @@ from audit.impact import threshold_curve
 from audit.impact._core import Pairs, SortedScores
 
 
-def _brute(scores, codes, n_groups, higher_is_better, min_group_size):
+def _brute(scores, codes, n_groups, higher_is_better, min_group_size, thresholds=None):
     """Loop over every distinct threshold and every group, with Fractions."""
-    thresholds = np.unique(scores)
+    thresholds = np.unique(scores) if thresholds is None else thresholds
     counts = np.array([(codes == k).sum() for k in range(n_groups)])
     eligible = counts >= min_group_size
     if not eligible.any():
@@ -114,3 +114,61 @@ def test_large_curve_is_not_materialised(monkeypatch):
     assert cv.ranges and cv.grid_hits.shape == (3, len(cv.grid)) and len(cv.grid) <= 202
     with pytest.raises(ValueError, match="grid"):
         _ = cv.hits
+
+
+def _runs(flags: np.ndarray, values: np.ndarray) -> list:
+    """Maximal runs of consecutive true flags, as (first value, last value)."""
+    out, start = [], None
+    for i, f in enumerate(flags.tolist() + [False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            out.append((float(values[start]), float(values[i - 1])))
+            start = None
+    return out
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+@pytest.mark.parametrize("seed", range(16))
+def test_published_ranges_equal_brute_force(seed, higher_is_better):
+    # Independent: a loop over thresholds applying the shared rule of audit._privacy at each one:
+    # the group's cell and the most favoured group's cell publishable, and at least `thr` people
+    # of the population on each side of the cut.
+    from audit._privacy import cell_publishable
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(40, 400))
+    n_groups = int(rng.integers(1, 5))
+    scores = rng.integers(0, int(rng.integers(3, 40)), n).astype(float)
+    codes = rng.integers(0, n_groups, n)
+    scores += 3 * (codes == 0)  # some structure: group 0 ahead
+    extra = rng.integers(0, 30)  # people outside the grouping (a missing attribute) still count as population
+    scores = np.r_[scores, rng.integers(0, 40, extra).astype(float)]
+    codes = np.r_[codes, np.full(extra, -1)]
+    thr = int(rng.integers(0, 12))
+    min_size = int(rng.integers(1, 40))
+    ss = SortedScores.build(scores)
+    cv = threshold_curve(Pairs.build(codes, ss, n_groups), ss.values, ("g",), higher_is_better=higher_is_better,
+                         min_group_size=min_size, population=ss.population)
+    ranges, group_ranges = cv.published_ranges(thr)
+    thresholds, hits, ratios, below, eligible = _brute(scores[codes >= 0], codes[codes >= 0], n_groups,
+                                                       higher_is_better, min_size, np.unique(scores))
+    np.testing.assert_array_equal(thresholds, cv.thresholds)
+    counts = np.bincount(codes[codes >= 0], minlength=n_groups)
+    fav_pop = np.array([np.sum(scores >= t) if higher_is_better else np.sum(scores <= t) for t in thresholds])
+    pop_ok = (fav_pop >= thr) & (len(scores) - fav_pop >= thr)
+    mf_ok = cell_publishable(cv.most_favoured_hits, cv.most_favoured_n, thr)
+    expected = {}
+    for k in range(n_groups):
+        ok = below[:, k] & pop_ok & mf_ok & cell_publishable(hits[:, k], counts[k], thr)
+        runs = _runs(ok, thresholds)
+        if runs:
+            expected[k] = runs
+    assert group_ranges == expected
+    union = np.zeros(len(thresholds), dtype=bool)
+    for runs in expected.values():
+        union |= _covered(thresholds, runs)
+    assert [(r["from"], r["to"]) for r in ranges] == _runs(union, thresholds)
+    for r in ranges:
+        inside = (thresholds >= r["from"]) & (thresholds <= r["to"])
+        assert r["groups"] == sorted(k for k, runs in expected.items() if _covered(thresholds, runs)[inside].any())

@@ -116,26 +116,36 @@ def _reference_code(gr: Grouping, counts: np.ndarray, reference: Mapping | None)
     return largest
 
 
-def _calibration_bins(ss: SortedScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin of each distinct score, and the bins' lower/upper score bounds."""
+def _calibration_bins(ss: SortedScores) -> dict:
+    """Bin of each distinct score, the bins' lower/upper score bounds, and the population around each bound.
+
+    ``below_from[b]`` people score below bin ``b``'s lower bound and ``upto[b]``
+    at or below its upper bound (out of ``total``), so that a report can tell
+    whether a bound has enough people on each side to be published.  The outer
+    bounds are open-ended (NaN): the population's lowest and highest scores are
+    never bounds.
+    """
     D = ss.n_distinct
+    pop = np.asarray(ss.population, dtype=np.int64)
+    cum = np.cumsum(pop)
+    total = int(cum[-1]) if D else 0
     if D == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+        e = np.zeros(0)
+        return {"bin_of": np.zeros(0, dtype=np.int64), "from": e, "to": e, "below_from": e.astype(np.int64),
+                "upto": e.astype(np.int64), "total": 0}
     if D <= _CALIBRATION_DISTINCT:
-        return np.arange(D), ss.values.copy(), ss.values.copy()
-    # Deciles of the people's scores (not of the distinct values).
-    counts = np.bincount(ss.index[ss.index >= 0], minlength=D)
-    cum = np.cumsum(counts)
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, _CALIBRATION_BINS) / _CALIBRATION_BINS, side="left")
-    starts = np.unique(np.concatenate([[0], cuts + 1]))
-    starts = starts[starts < D]
+        starts = np.arange(D)
+    else:
+        # Deciles of the people's scores (not of the distinct values).
+        cuts = np.searchsorted(cum, cum[-1] * np.arange(1, _CALIBRATION_BINS) / _CALIBRATION_BINS, side="left")
+        starts = np.unique(np.concatenate([[0], cuts + 1]))
+        starts = starts[starts < D]
     bin_of = np.searchsorted(starts, np.arange(D), side="right") - 1
     ends = np.append(starts[1:] - 1, D - 1)
     lo, hi = ss.values[starts].astype(float), ss.values[ends].astype(float)
-    # Open-ended outer bins: the population's minimum and maximum are single
-    # people's scores.
     lo[0], hi[-1] = np.nan, np.nan
-    return bin_of, lo, hi
+    return {"bin_of": bin_of, "from": lo, "to": hi, "below_from": cum[starts] - pop[starts], "upto": cum[ends],
+            "total": total}
 
 
 def _family(gr: Grouping, ss: SortedScores, att: np.ndarray, fav: np.ndarray, labels, reference,
@@ -160,8 +170,8 @@ def _family(gr: Grouping, ss: SortedScores, att: np.ndarray, fav: np.ndarray, la
         neg = np.bincount(codes[(codes >= 0) & ~y], minlength=G)
         errors = {"tp": tp, "fp": fp, "fn": pos[:, None] - tp, "tn": neg[:, None] - fp,
                   "positives": pos, "negatives": neg}
-        bin_of, lo, hi = cal_bins
-        B = len(lo)
+        bin_of = cal_bins["bin_of"]
+        B = len(cal_bins["from"])
         # Score-sorted order, so that the float sums do not depend on row order.
         o = ss.order
         m = codes[o] >= 0
@@ -171,31 +181,54 @@ def _family(gr: Grouping, ss: SortedScores, att: np.ndarray, fav: np.ndarray, la
             "n": np.bincount(key, minlength=G * B).reshape(G, B),
             "events": np.bincount(key[y[o]], minlength=G * B).reshape(G, B),
             "score_sum": np.bincount(key, weights=ss.values[ss.index[o]], minlength=G * B).reshape(G, B),
-            "from": lo, "to": hi,
+            **{k: cal_bins[k] for k in ("from", "to", "below_from", "upto", "total")},
         }
     return _Family(gr, counts, hits, fav_hits, ref, mf, dist, cv, errors, calibration)
 
 
-def _comparisons(fam: _Family, comparator: np.ndarray):
-    """Ratio, interval, test and four-fifths flag of every (group, tier) against ``comparator[j]``."""
+def _comparisons(fam: _Family, comparators: list[np.ndarray], alpha: float) -> list[dict]:
+    """Ratio, interval, test and four-fifths flag of every (group, tier) against each ``comparator[j]``.
+
+    All comparators are solved in one call of the interval and the test (one
+    bisection for every bound), so a small audit costs little more than a large one.
+    """
     G, T = fam.fav_hits.shape
-    x1, n1 = fam.fav_hits, np.broadcast_to(fam.counts[:, None], (G, T))
-    valid = comparator >= 0
-    c = np.where(valid, comparator, 0)
-    x2 = np.broadcast_to(fam.fav_hits[c, np.arange(T)][None, :], (G, T))
-    n2 = np.broadcast_to(fam.counts[c][None, :], (G, T))
-    ratio, lo, hi = (a.reshape(G, T) for a in ratio_score_interval(x1.ravel(), n1.ravel(), x2.ravel(),
-                                                                  n2.ravel()))
-    p, test = (a.reshape(G, T) for a in compare_proportions(x1.ravel(), n1.ravel(), x2.ravel(), n2.ravel()))
-    self_ = (np.arange(G)[:, None] == comparator[None, :]) | ~valid[None, :]
-    lo = np.where(self_, np.nan, lo)
-    hi = np.where(self_, np.nan, hi)
-    p = np.where(self_, np.nan, p)
-    test = np.where(self_, "", test)
-    defined = (x2 > 0) & (n1 > 0) & valid[None, :]
-    below = defined & (5 * x1 * n2 < 4 * x2 * n1) & ~self_
-    return {"ratio": np.where(defined, ratio, np.nan), "lo": lo, "hi": hi, "p": p, "test": test,
-            "below": below, "defined": defined, "x2": x2, "n2": n2, "cmp": np.broadcast_to(comparator, (G, T))}
+    x1 = fam.fav_hits
+    n1 = np.broadcast_to(fam.counts[:, None], (G, T))
+    parts = []
+    for comparator in comparators:
+        valid = comparator >= 0
+        c = np.where(valid, comparator, 0)
+        x2 = np.broadcast_to(fam.fav_hits[c, np.arange(T)][None, :], (G, T))
+        n2 = np.broadcast_to(fam.counts[c][None, :], (G, T))
+        parts.append((comparator, valid, x2, n2))
+    k = len(parts)
+    X1, N1 = np.tile(x1.ravel(), k), np.tile(n1.ravel(), k)
+    X2 = np.concatenate([pt[2].ravel() for pt in parts])
+    N2 = np.concatenate([pt[3].ravel() for pt in parts])
+    ratio_all, lo_all, hi_all = ratio_score_interval(X1, N1, X2, N2, alpha=alpha)
+    p_all, test_all = compare_proportions(X1, N1, X2, N2)
+    out = []
+    for i, (comparator, valid, x2, n2) in enumerate(parts):
+        sl = slice(i * G * T, (i + 1) * G * T)
+        ratio, lo, hi, p, test = (a[sl].reshape(G, T) for a in (ratio_all, lo_all, hi_all, p_all, test_all))
+        self_ = (np.arange(G)[:, None] == comparator[None, :]) | ~valid[None, :]
+        lo = np.where(self_, np.nan, lo)
+        hi = np.where(self_, np.nan, hi)
+        p = np.where(self_, np.nan, p)
+        test = np.where(self_, "", test)
+        defined = (x2 > 0) & (n1 > 0) & valid[None, :]
+        below = defined & (5 * x1 * n2 < 4 * x2 * n1) & ~self_
+        out.append({"ratio": np.where(defined, ratio, np.nan), "lo": lo, "hi": hi, "p": p, "test": test,
+                    "below": below, "defined": defined, "x2": x2, "n2": n2,
+                    "cmp": np.broadcast_to(comparator, (G, T))})
+    return out
+
+
+def _eligible(counts: np.ndarray, min_group_size: int) -> np.ndarray:
+    """Groups that can be the most favoured (as :func:`audit.impact.most_favoured` decides)."""
+    eligible = counts >= min_group_size
+    return eligible if eligible.any() else counts > 0
 
 
 def disparate_impact(
@@ -245,11 +278,15 @@ def disparate_impact(
         Smaller groups are shown but never named as pushed out, and cannot be
         the most favoured group unless no group is this large.
     disclosure_threshold : int, default 10
-        Counts below this are suppressed in every output, with the rates,
-        ratios and intervals derived from them.
+        The shared disclosure rule (:mod:`audit._privacy`): a count k is small
+        when 0 < k < threshold, a cell k-of-n is shown only when neither k nor
+        n - k is small, and everything derived from a cell that cannot be shown
+        (rates, intervals, ratios, tests, p- and q-values, score thresholds) is
+        suppressed with it.  Zero counts are shown.
     alpha : float, default 0.05
-        False discovery rate for the pushed-out list, and 1 - confidence level
-        of every interval.
+        False discovery rate for the pushed-out list (both the ordinary and the
+        selection-adjusted q-values), and 1 - confidence level of every
+        interval (Wilson, ratio score, label metrics, calibration).
     curve : bool, default True
         Compute the impact ratio at every distinct threshold.
     favourable : sequence of bool, optional
@@ -323,7 +360,7 @@ def disparate_impact(
     comps = []
     for fam in families:
         ref = np.full(T, fam.ref, dtype=np.int64)
-        comps.append((_comparisons(fam, fam.mf), _comparisons(fam, ref)))
+        comps.append(tuple(_comparisons(fam, [fam.mf, ref], alpha)))
     keys, pvals = [], []
     for i, (mf, rf) in enumerate(comps):
         for c in (mf, rf):
@@ -350,6 +387,35 @@ def disparate_impact(
             q[ok] = q_all[pos:pos + ok.sum()]
             pos += int(ok.sum())
             c["q"] = q
+
+    # Selection-aware evidence for "pushed out" (see methods["pushed_out"]): the
+    # most favoured group is picked from the data, so the test against it is
+    # one of K = (eligible groups other than g) tests a claim "g is below the
+    # best eligible group" could have rested on.  Bonferroni over those K
+    # comparators gives a valid p-value for that claim, whichever group the
+    # data picked; Benjamini-Hochberg then runs over every candidate of the
+    # audit (groups of at least the minimum size, every tier and grouping),
+    # suppressed cells included, so suppression never changes a q-value.
+    sel_p, cand = [], []
+    for fam, (mf, _) in zip(families, comps, strict=True):
+        el = _eligible(fam.counts, min_group_size)
+        K = int(el.sum()) - el.astype(np.int64)  # comparators of each group
+        is_mf = np.arange(len(fam.counts))[:, None] == mf["cmp"]
+        c_ok = (~np.isnan(mf["p"]) & ~is_mf & (fam.counts >= min_group_size)[:, None] & (mf["cmp"] >= 0)
+                & (K[:, None] >= 1))
+        sp = np.where(c_ok, np.minimum(1.0, K[:, None] * mf["p"]), np.nan)
+        mf["selection_p"] = sp
+        mf["candidates"] = np.where(c_ok, K[:, None], 0)
+        sel_p.append(sp[c_ok])
+        cand.append(c_ok)
+    flat = np.concatenate(sel_p) if sel_p else np.zeros(0)
+    sel_q = benjamini_hochberg(flat) if flat.size else flat
+    pos = 0
+    for (mf, _), c_ok in zip(comps, cand, strict=True):
+        q = np.full(c_ok.shape, np.nan)
+        q[c_ok] = sel_q[pos:pos + int(c_ok.sum())]
+        pos += int(c_ok.sum())
+        mf["selection_q"] = q
 
     methods = methods_text(alpha=alpha, min_group_size=min_group_size,
                            disclosure_threshold=disclosure_threshold, n_comparisons=n_comparisons,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from audit._privacy import cell_publishable
 from audit.impact._core import Pairs
 
 __all__ = ["ThresholdCurve", "threshold_curve"]
@@ -68,6 +69,10 @@ class ThresholdCurve:
     grid : ndarray
         Indices into ``thresholds`` of at most 200 thresholds spread over the
         population, for plotting; ``grid_hits`` (G, J) are the favourable counts there.
+
+    ``ranges`` and ``group_ranges`` are exact and unsuppressed (analysis
+    objects); :meth:`published_ranges` and :meth:`grid_population` give what
+    the disclosure rule lets a report show.
     """
 
     attributes: tuple[str, ...]
@@ -102,6 +107,90 @@ class ThresholdCurve:
                 full, num, den = full[::-1], num[::-1], den[::-1]
             st["full"], st["num"], st["den"] = full, num, den
         return self._state["full"]
+
+    def _oriented_population(self) -> tuple[np.ndarray, int]:
+        """People on the unfavourable side of each oriented threshold index, and the total."""
+        cpop = self._state["cpop"]
+        total = int(cpop[-1]) if len(cpop) else 0
+        return np.concatenate([[0], cpop[:-1]]).astype(np.int64), total
+
+    def grid_population(self) -> tuple[np.ndarray, np.ndarray]:
+        """People of the whole population on the favourable and unfavourable side of each grid threshold."""
+        unfav, total = self._oriented_population()
+        D = len(self.thresholds)
+        o = self.grid if self.higher_is_better else D - 1 - self.grid
+        u = unfav[o] if len(o) else np.zeros(0, dtype=np.int64)
+        return total - u, u
+
+    def published_ranges(self, disclosure_threshold: int) -> tuple[list, dict]:
+        """``ranges`` and ``group_ranges`` restricted to the thresholds a report may name.
+
+        A threshold t can be named for group g when, at t, g's cell (people
+        on the favourable side out of g) and the most favoured group's cell are
+        both publishable by :func:`audit._privacy.cell_publishable`, and at
+        least ``disclosure_threshold`` people of the whole population lie on
+        each side of t.  Each run below four-fifths is cut down to its maximal
+        sub-runs of such thresholds, so every endpoint (and every threshold
+        inside a published run) satisfies the rule; the population's lowest and
+        highest scores never do unless that many people share them.
+        """
+        thr = int(disclosure_threshold)
+        st = self._state
+        rg, rlo, rhi = st["runs"]
+        D = len(self.thresholds)
+        if len(rg) == 0:
+            return [], {}
+        # P(t): the population condition and the most favoured group's cell (oriented index).
+        unfav, total = self._oriented_population()
+        t = np.arange(D)
+        num, den = st["num_den"](t)
+        P = (unfav >= thr) & (total - unfav >= thr) & cell_publishable(num, den, thr)
+        edge = np.diff(np.concatenate([[0], P.astype(np.int8), [0]]))
+        ps, pe = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1
+        # C_g(t): group g's own cell.  Its favourable count S_g(t) falls from n_g to 0
+        # as t rises, so the cell is publishable on at most three intervals: S = n_g
+        # (t <= o_(1)), thr <= S <= n_g - thr (o_(thr) < t <= o_(n_g - thr + 1)) and
+        # S = 0 (t > o_(n_g)), o_(k) being the group's k-th lowest oriented score.
+        og, oo, oc = st["og"], st["oo"], st["oc"]
+        incl = np.cumsum(oc)
+        starts = st["starts"]
+        row = np.full(len(self.counts), -1, dtype=np.int64)
+        row[og[starts]] = np.arange(len(starts))
+        r = row[rg]
+        base = incl[starts[r]] - oc[starts[r]]
+        n = self.counts[rg]
+
+        def order_stat(k):
+            k = np.clip(k, 1, np.maximum(n, 1))
+            return oo[np.minimum(np.searchsorted(incl, base + k, side="left"), len(oo) - 1)]
+
+        if thr <= 1:
+            c_lo = np.zeros((len(rg), 1), dtype=np.int64)
+            c_hi = np.full((len(rg), 1), D - 1, dtype=np.int64)
+        else:
+            o1, on = order_stat(np.ones_like(n)), order_stat(n)
+            a2, b2 = order_stat(np.full_like(n, thr)) + 1, order_stat(n - thr + 1)
+            c_lo = np.stack([np.zeros_like(o1), a2, on + 1], axis=1)
+            c_hi = np.stack([o1, np.where(n >= 2 * thr, b2, -1), np.full_like(on, D - 1)], axis=1)
+            small = (n > 0) & (n < thr)
+            c_hi[small] = -1
+        a = np.maximum(rlo[:, None], c_lo).ravel()
+        b = np.minimum(rhi[:, None], c_hi).ravel()
+        g = np.repeat(rg, c_lo.shape[1])
+        keep = a <= b
+        a, b, g = a[keep], b[keep], g[keep]
+        # Intersect each piece with the runs of P.
+        j0 = np.searchsorted(pe, a, side="left")
+        j1 = np.searchsorted(ps, b, side="right") - 1
+        cnt = np.maximum(j1 - j0 + 1, 0)
+        rep = np.repeat(np.arange(len(a)), cnt)
+        j = np.repeat(j0, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        lo_ = np.maximum(a[rep], ps[j]) if len(rep) else np.zeros(0, dtype=np.int64)
+        hi_ = np.minimum(b[rep], pe[j]) if len(rep) else np.zeros(0, dtype=np.int64)
+        g = g[rep]
+        order = np.lexsort((lo_, g))
+        g, lo_, hi_ = _merge(g[order], lo_[order], hi_[order])
+        return _runs_to_ranges(g, lo_, hi_, self.thresholds, self.higher_is_better)
 
     @property
     def most_favoured_hits(self) -> np.ndarray:
@@ -147,6 +236,44 @@ def _merge(group: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     return group[at], lo[at], np.maximum.reduceat(hi, at)
 
 
+def _runs_to_ranges(rg: np.ndarray, rlo: np.ndarray, rhi: np.ndarray, thresholds: np.ndarray,
+                    higher_is_better: bool) -> tuple[list, dict]:
+    """Per-group runs (oriented threshold indices, merged) -> (union ranges, group ranges) in scores."""
+    D = len(thresholds)
+
+    def to_scores(lo_o, hi_o):
+        if higher_is_better:
+            return thresholds[lo_o], thresholds[hi_o]
+        return thresholds[D - 1 - hi_o], thresholds[D - 1 - lo_o]
+
+    group_ranges: dict[int, list] = {}
+    slo, shi = to_scores(rlo, rhi)
+    for code, a, b in zip(rg.tolist(), slo.tolist(), shi.tolist(), strict=True):  # runs, not people
+        group_ranges.setdefault(code, []).append((a, b))
+    for code in group_ranges:
+        group_ranges[code].sort()
+    # Union over groups: sort runs by start, merge overlapping or adjacent ones.
+    ranges = []
+    if len(rlo):
+        o2 = np.lexsort((rg, rlo))
+        ulo, uhi, ug = rlo[o2], rhi[o2], rg[o2]
+        run_hi = np.maximum.accumulate(uhi)
+        new = np.empty(len(ulo), dtype=bool)
+        new[0] = True
+        new[1:] = ulo[1:] > run_hi[:-1] + 1
+        ids = np.cumsum(new) - 1
+        at = np.flatnonzero(new)
+        mlo, mhi = ulo[at], np.maximum.reduceat(uhi, at)
+        a_s, b_s = to_scores(mlo, mhi)
+        members: list[set] = [set() for _ in at]
+        for i, code in zip(ids.tolist(), ug.tolist(), strict=True):
+            members[i].add(code)
+        ranges = [{"from": float(a), "to": float(b), "groups": sorted(m)}
+                  for a, b, m in zip(a_s.tolist(), b_s.tolist(), members, strict=True)]
+        ranges.sort(key=lambda r: (r["from"], r["to"]))
+    return ranges, group_ranges
+
+
 def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str, ...], *,
                     higher_is_better: bool = True, min_group_size: int = 30,
                     grid_points: int = GRID_POINTS, population: np.ndarray | None = None) -> ThresholdCurve:
@@ -163,7 +290,8 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
     min_group_size : int, default 30
     grid_points : int, default 200
     population : ndarray, optional
-        People per distinct score; only places the plotting grid (default: the
+        People per distinct score of the whole population: places the plotting
+        grid and decides which thresholds may be published (default: the
         grouping's own people).
 
     Returns
@@ -200,7 +328,8 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
     if P == 0:
         empty = np.zeros(0, dtype=np.int64)
         return ThresholdCurve(tuple(attributes), thresholds, higher_is_better, counts, eligible,
-                              empty, empty, [], {}, empty, np.zeros((G, 0), dtype=np.int64))
+                              empty, empty, [], {}, empty, np.zeros((G, 0), dtype=np.int64),
+                              _state={"runs": (empty, empty, empty), "cpop": empty})
     first = np.empty(P, dtype=bool)
     first[:1] = True
     first[1:] = og[1:] != og[:-1]
@@ -283,36 +412,7 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
     order = np.lexsort((clo, cg))
     rg, rlo, rhi = _merge(cg[order], clo[order], b_hi[order])
 
-    def to_scores(lo_o, hi_o):
-        if higher_is_better:
-            return thresholds[lo_o], thresholds[hi_o]
-        return thresholds[D - 1 - hi_o], thresholds[D - 1 - lo_o]
-
-    group_ranges: dict[int, list] = {}
-    slo, shi = to_scores(rlo, rhi)
-    for code, a, b in zip(rg.tolist(), slo.tolist(), shi.tolist(), strict=True):  # runs, not people
-        group_ranges.setdefault(code, []).append((a, b))
-    for code in group_ranges:
-        group_ranges[code].sort()
-    # Union over groups: sort runs by start, merge overlapping or adjacent ones.
-    ranges = []
-    if len(rlo):
-        o2 = np.lexsort((rg, rlo))
-        ulo, uhi, ug = rlo[o2], rhi[o2], rg[o2]
-        run_hi = np.maximum.accumulate(uhi)
-        new = np.empty(len(ulo), dtype=bool)
-        new[0] = True
-        new[1:] = ulo[1:] > run_hi[:-1] + 1
-        ids = np.cumsum(new) - 1
-        at = np.flatnonzero(new)
-        mlo, mhi = ulo[at], np.maximum.reduceat(uhi, at)
-        a_s, b_s = to_scores(mlo, mhi)
-        members: list[set] = [set() for _ in at]
-        for i, code in zip(ids.tolist(), ug.tolist(), strict=True):
-            members[i].add(code)
-        ranges = [{"from": float(a), "to": float(b), "groups": sorted(m)}
-                  for a, b, m in zip(a_s.tolist(), b_s.tolist(), members, strict=True)]
-        ranges.sort(key=lambda r: (r["from"], r["to"]))
+    ranges, group_ranges = _runs_to_ranges(rg, rlo, rhi, thresholds, higher_is_better)
 
     # Plotting grid: thresholds at evenly spaced population quantiles.
     if population is None:
@@ -346,6 +446,9 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
         grid_d, grid_hits, gnum, gden = (D - 1 - grid_o)[::-1], grid_hits[:, ::-1], gnum[::-1], gden[::-1]
     return ThresholdCurve(
         attributes=tuple(attributes), thresholds=thresholds, higher_is_better=higher_is_better,
-        counts=counts, eligible=eligible, grid_most_favoured_hits=gnum, grid_most_favoured_n=gden, ranges=ranges, group_ranges=group_ranges,
-        grid=grid_d, grid_hits=grid_hits, _state={"og": og, "oo": oo, "oc": oc, "num_den": num_den},
+        counts=counts, eligible=eligible, grid_most_favoured_hits=gnum, grid_most_favoured_n=gden, ranges=ranges,
+        group_ranges=group_ranges,
+        grid=grid_d, grid_hits=grid_hits,
+        _state={"og": og, "oo": oo, "oc": oc, "num_den": num_den, "runs": (rg, rlo, rhi), "starts": starts,
+                "cpop": np.cumsum(pop).astype(np.int64)},
     )

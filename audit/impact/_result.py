@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit._privacy import cell_publishable, is_small
 from audit.groups import json_value
 from audit.impact._stats import wilson_interval
 from audit.rules import Tier
@@ -19,6 +20,9 @@ __all__ = ["FOUR_FIFTHS", "ImpactResult", "methods_text"]
 #: The four-fifths rule: an impact ratio *below* this is adverse impact.
 FOUR_FIFTHS = 0.8
 _PLOT_DIGITS = 4
+#: Published thresholds (curve points, range endpoints, calibration bin bounds) are
+#: rounded to this many decimal places, so that none is an individual's exact score.
+CUT_DIGITS = 1
 
 
 def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int, n_comparisons: int,
@@ -55,11 +59,21 @@ def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int
         "four_fifths": (f"Flagged when the impact ratio is below {FOUR_FIFTHS} (decided in exact integer "
                         "arithmetic, so a ratio of exactly 4/5 is not flagged)."),
         "pushed_out": (
-            f"A group is listed as pushed out of a tier when its impact ratio against the most favoured group "
-            f"is below {FOUR_FIFTHS}, its q-value is below {alpha:g}, it has at least {min_group_size} people "
-            "and it is not itself the most favoured group. Findings whose figures can be published come first, "
-            "most excluded first; findings whose counts are suppressed follow in name order (so the order does "
-            "not reveal their ratio)."),
+            f"A group is listed as pushed out of a tier when (1) its impact ratio against the most favoured group "
+            f"is below {FOUR_FIFTHS}; (2) its q-value (above) is below {alpha:g}; (3) its selection-adjusted "
+            f"q-value is below {alpha:g}; (4) it has at least {min_group_size} people and is not itself the most "
+            "favoured group. Condition (3) accounts for the most favoured group being picked from the data (the "
+            "group with the highest observed rate, whose lead is partly luck): the claim is that the group's rate "
+            "is below the best eligible group's, whichever group that truly is. Its p-value is the test against "
+            "the most favoured group multiplied by K, the number of other eligible groups (any of which the "
+            "claim could have rested on), capped at 1 - a Bonferroni bound that is valid however the comparison "
+            "group was chosen; selection-adjusted q-values are Benjamini-Hochberg over every such candidate of "
+            "the audit (groups of at least the minimum size, every tier and grouping). Without (3), in "
+            "simulations with all groups equal, some group was listed in 8%, 10% and 16% of audits with 8, 12 "
+            "and 20 groups at alpha 0.05; with it, in at most alpha. "
+            "Findings whose figures can be published come first, most excluded first; findings resting on a "
+            "cell that cannot be published follow in name order (so the order does not reveal their ratio) and "
+            "carry only the group's size (when publishable) and suppressed: true."),
         "favourable_outcome": (
             "Attaining a tier is the favourable outcome when reaching it takes a better score (a threshold or "
             "top-k cut when higher is better; a lower band when lower is better). For other tiers (a high-risk "
@@ -68,13 +82,24 @@ def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int
         "small_groups": (f"Groups with fewer than {min_group_size} people are shown but never named as "
                          "pushed out."),
         "disclosure": (
-            f"Counts below {disclosure_threshold} are suppressed (null, with suppressed: true) together with "
-            "every rate, ratio, interval and score statistic derived from them; a rate is shown only when both "
-            "the people with and without the outcome number at least the threshold, and a label table only when "
-            "all four cells do. Test p- and q-values are not suppressed. Suppression is cell by cell: "
-            "differences between nested tiers or between a group and its sub-groups are not protected."),
+            f"The shared disclosure rule: a count k is small when 0 < k < {disclosure_threshold}; a cell of k people "
+            "out of n is published only when neither k nor n - k is small (zero counts are published: a complete "
+            "exclusion is an aggregate finding). Everything derived from a cell that cannot be published is "
+            "suppressed with it (null, with suppressed: true): rates and their intervals; and wherever either of "
+            "two compared cells cannot be published, the impact ratio, its interval, the four-fifths flag, the test, "
+            "its p-value and both q-values (with the group sizes and one cell, a p-value gives the other cell "
+            "back). Label metrics are shown only when all four cells (TP, FP, FN, TN) can be published. A score "
+            f"threshold (curve point, range endpoint, calibration bin bound) is shown only with at least "
+            f"{disclosure_threshold} people of the whole population on each side of it and, for a curve point or "
+            "range, with the cells of the groups concerned and of the most favoured group publishable at it; shown "
+            f"thresholds are rounded to {CUT_DIGITS} decimal place, and the lowest and highest scores are never shown. "
+            "Suppression is cell by cell: differences between nested tiers or between a group and its sub-groups "
+            "are not protected. Multiple-testing corrections run over every comparison, suppressed or not, so "
+            "suppression never changes a published q-value."),
         "distributions": (
-            "Per group: mean, standard deviation, quantiles (numpy 'linear'). Against the reference group: "
+            f"Per group of at least {min_group_size} people (smaller groups: none): mean, standard deviation, "
+            "quantiles 10-90% (numpy 'linear'; never the minimum or maximum). Against the reference group (when it "
+            "too has that many people): "
             "standardised mean difference (difference of means over the pooled SD), Kolmogorov-Smirnov "
             "distance, and AUC = P(a random member of the group has a more favourable score than a random "
             "member of the reference group) + 0.5 P(tie), the Mann-Whitney U over n_group * n_reference. "
@@ -89,17 +114,20 @@ def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int
             f"Impact ratio of every group at every distinct observed score t, the favourable outcome being "
             f"{cut}, against the most favoured eligible group at that t; from one sort and cumulative counts. "
             "Ranges list the observed scores t at which some group of at least the minimum size is below "
-            "four-fifths; a cut between two observed scores behaves like the nearest observed score on the "
-            "favourable side. The plot series (groups of at least the minimum size) are down-sampled to at "
-            "most 200 thresholds at population quantiles, with points derived from small counts suppressed.")
+            "four-fifths, cut down to the thresholds that may be published (see disclosure), so a range is a run "
+            "of publishable thresholds at each of which the named group is below; a cut between two observed "
+            "scores behaves like the nearest observed score on the favourable side. The plot series (groups of at "
+            "least the minimum size) are down-sampled to at most 200 thresholds at population quantiles. "
+            f"Thresholds and range endpoints are rounded to {CUT_DIGITS} decimal place.")
     if labels:
         out["error_rates"] = (
             "Prediction = attained the tier, truth = the label (the event the tier predicts). FPR = FP/(FP+TN), "
-            "FNR = FN/(FN+TP), PPV = TP/(TP+FP), each with a Wilson interval; people without a label are left "
-            "out.")
+            f"FNR = FN/(FN+TP), PPV = TP/(TP+FP), each with a Wilson interval ({level}); people without a label "
+            "are left out.")
         out["calibration"] = (
             "Observed label rate per group within score bins (each distinct score when there are at most 20, "
-            "else population deciles, the outer two open-ended), with Wilson intervals.")
+            f"else population deciles; the outer two open-ended), with Wilson intervals ({level}). Bin bounds are "
+            f"rounded to {CUT_DIGITS} decimal place.")
     return out
 
 
@@ -129,6 +157,15 @@ def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.where(keep, values, np.nan).astype(float)
 
 
+def _small(k, thr: int) -> np.ndarray:
+    """:func:`audit._privacy.is_small`, always as an array."""
+    return np.asarray(is_small(k, thr), dtype=bool)
+
+
+def _round_cut(x):
+    return np.round(np.asarray(x, dtype=float), CUT_DIGITS)
+
+
 @dataclass(frozen=True, eq=False)
 class ImpactResult:
     """Disparate impact of a scoring rule, by group, tier and threshold.
@@ -150,7 +187,10 @@ class ImpactResult:
         attaining the tier) with its Wilson interval, ``favourable_rate``, and
         for the most favoured group and the reference group (``ref_`` prefix):
         ``impact_ratio`` with its score interval, ``four_fifths``, ``test``,
-        ``p_value``, ``q_value``; ``pushed_out``.
+        ``p_value``, ``q_value``; against the most favoured group also
+        ``selection_p_value`` and ``selection_q_value`` (see
+        ``methods["pushed_out"]``); ``pushed_out``.  Compared figures are
+        suppressed wherever either compared cell cannot be published.
     error_rates, calibration : DataFrame or None
         Label metrics, when labels were given.
     curve : DataFrame or None
@@ -213,7 +253,7 @@ class ImpactResult:
             names = [gr.name(k) for k in range(G)]
             labels = [gr.label(k) for k in range(G)]
             counts = fam.counts
-            n_ok = counts >= thr
+            n_ok = ~np.asarray(is_small(counts, thr), dtype=bool)
             small = counts < min_group_size
             total = counts.sum()
             info = {"key": key, "attributes": list(gr.attributes), "labels": labels,
@@ -229,26 +269,28 @@ class ImpactResult:
                 "small_group": small, "is_reference": np.arange(G) == fam.ref, "suppressed": ~n_ok,
             }))
 
+            # ---- score distributions: groups of at least the minimum size only (and never min / max)
             d = fam.dist
-            cmp_ok = n_ok & (fam.ref >= 0) & (counts[max(fam.ref, 0)] >= thr)
+            dist_ok = n_ok & (counts > 0) & ~small
+            cmp_ok = dist_ok & (fam.ref >= 0) & bool(fam.ref >= 0 and dist_ok[fam.ref])
             dist = {"grouping": key, "group": names, "code": np.arange(G), "n": _nullable_int(counts, n_ok),
-                    "mean": _masked(d["mean"], n_ok), "sd": _masked(d["sd"], n_ok)}
+                    "mean": _masked(d["mean"], dist_ok), "sd": _masked(d["sd"], dist_ok)}
             for j, q in enumerate(quantiles):
-                dist[f"q{round(100 * q):02d}"] = _masked(d["quantiles"][:, j], n_ok)
-            dist["median"] = _masked(d["quantiles"][:, list(quantiles).index(0.5)], n_ok)
+                dist[f"q{round(100 * q):02d}"] = _masked(d["quantiles"][:, j], dist_ok)
+            dist["median"] = _masked(d["quantiles"][:, list(quantiles).index(0.5)], dist_ok)
             dist["reference"] = ref_name
             for k in ("smd", "ks", "auc"):
                 dist[k] = _masked(d[k], cmp_ok)
-            dist["suppressed"] = ~n_ok
+            dist["suppressed"] = ~dist_ok
             frames["dist"].append(pd.DataFrame(dist))
 
             # ---- rates: one row per (group, tier), group-major
             hits = fam.hits
-            cell_ok = (hits >= thr) & (counts[:, None] - hits >= thr)
+            cell_ok = np.asarray(cell_publishable(hits, counts[:, None], thr), dtype=bool).reshape(G, T)
             with np.errstate(invalid="ignore", divide="ignore"):
                 sel = hits / counts[:, None]
                 fav_rate = fam.fav_hits / counts[:, None]
-            lo, hi = wilson_interval(hits, counts[:, None] + 0 * hits)
+            lo, hi = wilson_interval(hits, counts[:, None] + 0 * hits, alpha=alpha)
             rows = {
                 "grouping": np.repeat(key, G * T), "group": np.repeat(names, T),
                 "code": np.repeat(np.arange(G), T),
@@ -263,13 +305,17 @@ class ImpactResult:
                 "small_group": np.repeat(small, T),
             }
             any_sup = ~cell_ok
-            po_mask = None
+            both_ok = {}
+            tj = np.broadcast_to(np.arange(T)[None, :], (G, T))
             for prefix, c in (("", mf), ("ref_", rf)):
                 cmp = c["cmp"]
                 valid = cmp >= 0
                 cc = np.where(valid, cmp, 0)
-                tj = np.broadcast_to(np.arange(T)[None, :], cmp.shape)
+                # Everything that compares two cells needs both cells publishable: the
+                # ratio, its interval, the four-fifths flag, the test and its p- and q-values
+                # (a p-value with the two group sizes and one cell gives the other cell back).
                 ok = cell_ok & cell_ok[cc, tj] & valid
+                both_ok[prefix] = ok
                 any_sup = any_sup | ~ok
                 cmp_names = np.array([names[k] if k >= 0 else None for k in cmp[0]], dtype=object)
                 label = "most_favoured" if not prefix else "reference"
@@ -282,48 +328,68 @@ class ImpactResult:
                 rows[f"{prefix}impact_ratio_ci_low"] = _masked(c["lo"], ok).ravel()
                 rows[f"{prefix}impact_ratio_ci_high"] = _masked(c["hi"], ok).ravel()
                 ff = pd.array(c["below"].ravel(), dtype="boolean")
-                ff[~c["defined"].ravel()] = pd.NA
+                ff[~(c["defined"] & ok).ravel()] = pd.NA
                 rows[f"{prefix}four_fifths"] = ff
-                rows[f"{prefix}test"] = c["test"].ravel().astype(object)
-                rows[f"{prefix}p_value"] = c["p"].ravel()
-                rows[f"{prefix}q_value"] = c["q"].ravel()
+                rows[f"{prefix}test"] = np.where(ok, c["test"], "").ravel().astype(object)
+                rows[f"{prefix}p_value"] = _masked(c["p"], ok).ravel()
+                rows[f"{prefix}q_value"] = _masked(c["q"], ok).ravel()
                 if not prefix:
-                    is_mf = np.arange(G)[:, None] == cmp
-                    po_mask = c["below"] & (c["q"] < alpha) & ~small[:, None] & ~is_mf
+                    rows["selection_p_value"] = _masked(c["selection_p"], ok).ravel()
+                    rows["selection_q_value"] = _masked(c["selection_q"], ok).ravel()
+            # The decision uses the unsuppressed figures; a finding whose figures are
+            # suppressed is still listed (without them), see methods["pushed_out"].
+            is_mf = np.arange(G)[:, None] == mf["cmp"]
+            po_mask = (mf["below"] & (mf["q"] < alpha) & (mf["selection_q"] < alpha) & ~small[:, None]
+                       & ~is_mf)
             rows["pushed_out"] = po_mask.ravel()
             rows["suppressed"] = any_sup.ravel()
             frames["rates"].append(pd.DataFrame(rows))
 
-            # ---- pushed-out entries (raw values, then suppression)
+            # ---- pushed-out entries
             for k, j in zip(*np.nonzero(po_mask), strict=True):
                 m = int(mf["cmp"][k, j])
-                ok_self, ok_ref = bool(cell_ok[k, j]), bool(cell_ok[m, j])
-                both = ok_self and ok_ref
-                entry = {
-                    "attributes": list(gr.attributes), "group": labels[k], "tier": tier_names[j],
-                    "outcome": _outcome(tiers[j], favourable[j]),
-                    "n": int(counts[k]) if counts[k] >= thr else None,
-                    "favourable_count": int(fam.fav_hits[k, j]) if ok_self else None,
-                    "selection_rate": float(fam.fav_hits[k, j] / counts[k]) if ok_self else None,
-                    "reference_group": labels[m],
-                    "reference_n": int(counts[m]) if counts[m] >= thr else None,
-                    "reference_favourable_count": int(fam.fav_hits[m, j]) if ok_ref else None,
-                    "reference_rate": float(fam.fav_hits[m, j] / counts[m]) if ok_ref else None,
-                    "impact_ratio": _f(mf["ratio"][k, j]) if both else None,
-                    "ci_low": _f(mf["lo"][k, j]) if both else None,
-                    "ci_high": _f(mf["hi"][k, j]) if both else None,
-                    "test": str(mf["test"][k, j]),
-                    "p_value": _f(mf["p"][k, j]),
-                    "q_value": _f(mf["q"][k, j]),
-                    "mechanism": "direct",
-                    "suppressed": bool(not both or counts[k] < thr or counts[m] < thr),
-                }
-                # Publishable findings first, most excluded first; findings whose figures are
-                # suppressed follow in name order, so the list's order cannot reveal their ratio.
-                if entry["suppressed"]:
-                    sort_key = (1, 0.0, 0, key, names[k], int(j))
-                else:
+                if both_ok[""][k, j]:
+                    entry = {
+                        "attributes": list(gr.attributes), "group": labels[k], "tier": tier_names[j],
+                        "outcome": _outcome(tiers[j], favourable[j]),
+                        "n": int(counts[k]),
+                        "favourable_count": int(fam.fav_hits[k, j]),
+                        "selection_rate": float(fam.fav_hits[k, j] / counts[k]),
+                        "reference_group": labels[m],
+                        "reference_n": int(counts[m]),
+                        "reference_favourable_count": int(fam.fav_hits[m, j]),
+                        "reference_rate": float(fam.fav_hits[m, j] / counts[m]),
+                        "impact_ratio": _f(mf["ratio"][k, j]),
+                        "ci_low": _f(mf["lo"][k, j]),
+                        "ci_high": _f(mf["hi"][k, j]),
+                        "test": str(mf["test"][k, j]),
+                        "p_value": _f(mf["p"][k, j]),
+                        "q_value": _f(mf["q"][k, j]),
+                        "selection_candidates": int(mf["candidates"][k, j]),
+                        "selection_p_value": _f(mf["selection_p"][k, j]),
+                        "selection_q_value": _f(mf["selection_q"][k, j]),
+                        "mechanism": "direct",
+                        "suppressed": False,
+                    }
                     sort_key = (0, float(mf["ratio"][k, j]), -int(counts[k]), key, names[k], int(j))
+                else:
+                    # Listed, but with no figure beyond the group's size: every other number
+                    # (even a p-value) would let a reader rebuild the hidden count.
+                    entry = {
+                        "attributes": list(gr.attributes), "group": labels[k], "tier": tier_names[j],
+                        "outcome": _outcome(tiers[j], favourable[j]),
+                        "n": int(counts[k]) if n_ok[k] else None,
+                        "favourable_count": None, "selection_rate": None,
+                        "reference_group": labels[m],
+                        "reference_n": None, "reference_favourable_count": None, "reference_rate": None,
+                        "impact_ratio": None, "ci_low": None, "ci_high": None,
+                        "test": None, "p_value": None, "q_value": None,
+                        "selection_candidates": None, "selection_p_value": None, "selection_q_value": None,
+                        "mechanism": "direct",
+                        "suppressed": True,
+                    }
+                    # Name order, so that the list's order cannot reveal the ratio.
+                    sort_key = (1, 0.0, 0, key, names[k], int(j))
                 pushed.append((sort_key, entry))
 
             # ---- label metrics
@@ -333,20 +399,22 @@ class ImpactResult:
                 pos = np.broadcast_to(e["positives"][:, None], tp.shape)
                 neg = np.broadcast_to(e["negatives"][:, None], tp.shape)
                 lab = pos + neg
-                all_ok = (tp >= thr) & (fp >= thr) & (fn >= thr) & (tn >= thr)
+                # All four label cells publishable: then FPR (fp of fp + tn), FNR (fn of
+                # fn + tp) and PPV (tp of tp + fp) are publishable cells too.
+                all_ok = ~(_small(tp, thr) | _small(fp, thr) | _small(fn, thr) | _small(tn, thr))
                 err = {"grouping": np.repeat(key, G * T), "group": np.repeat(names, T),
                        "code": np.repeat(np.arange(G), T),
                        "tier": np.tile(np.array(tier_names, dtype=object), G),
                        "tier_index": np.tile(np.arange(T), G),
-                       "labelled": _nullable_int(lab.ravel(), (lab >= thr).ravel()),
-                       "positives": _nullable_int(pos.ravel(), (pos >= thr).ravel()),
-                       "negatives": _nullable_int(neg.ravel(), (neg >= thr).ravel())}
+                       "labelled": _nullable_int(lab.ravel(), ~_small(lab, thr).ravel()),
+                       "positives": _nullable_int(pos.ravel(), ~_small(pos, thr).ravel()),
+                       "negatives": _nullable_int(neg.ravel(), ~_small(neg, thr).ravel())}
                 for name, arr in (("tp", tp), ("fp", fp), ("fn", fn), ("tn", tn)):
                     err[name] = _nullable_int(arr.ravel(), all_ok.ravel())
                 for name, num, den in (("fpr", fp, fp + tn), ("fnr", fn, fn + tp), ("ppv", tp, tp + fp)):
                     with np.errstate(invalid="ignore", divide="ignore"):
                         rate = num / den
-                    rlo, rhi = wilson_interval(num, den)
+                    rlo, rhi = wilson_interval(num, den, alpha=alpha)
                     err[name] = _masked(rate, all_ok).ravel()
                     err[f"{name}_ci_low"] = _masked(rlo, all_ok).ravel()
                     err[f"{name}_ci_high"] = _masked(rhi, all_ok).ravel()
@@ -356,19 +424,24 @@ class ImpactResult:
                 c = fam.calibration
                 B = len(c["from"])
                 cn, ev = c["n"], c["events"]
-                ok = (ev >= thr) & (cn - ev >= thr)
-                nk = cn >= thr
+                ok = np.asarray(cell_publishable(ev, cn, thr), dtype=bool).reshape(G, B)
+                nk = ~_small(cn, thr)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     rate = ev / cn
                     mean_score = c["score_sum"] / cn
-                rlo, rhi = wilson_interval(ev, cn)
+                rlo, rhi = wilson_interval(ev, cn, alpha=alpha)
+                # A bin bound is a cut of the score scale: shown (rounded) only with at
+                # least `thr` people of the population on each side of it.
+                below, upto, tot = c["below_from"], c["upto"], c["total"]
+                lo_b = np.where((below >= thr) & (tot - below >= thr), _round_cut(c["from"]), np.nan)
+                hi_b = np.where((upto >= thr) & (tot - upto >= thr), _round_cut(c["to"]), np.nan)
                 frames["cal"].append(pd.DataFrame({
                     "grouping": np.repeat(key, G * B), "group": np.repeat(names, B),
                     "code": np.repeat(np.arange(G), B), "bin": np.tile(np.arange(B), G),
-                    "score_from": np.tile(c["from"], G), "score_to": np.tile(c["to"], G),
+                    "score_from": np.tile(lo_b, G), "score_to": np.tile(hi_b, G),
                     "n": _nullable_int(cn.ravel(), nk.ravel()), "events": _nullable_int(ev.ravel(), ok.ravel()),
                     "observed_rate": _masked(rate, ok).ravel(), "ci_low": _masked(rlo, ok).ravel(),
-                    "ci_high": _masked(rhi, ok).ravel(), "mean_score": _masked(mean_score, nk).ravel(),
+                    "ci_high": _masked(rhi, ok).ravel(), "mean_score": _masked(mean_score, nk & (cn > 0)).ravel(),
                     "suppressed": ~ok.ravel(),
                 }))
 
@@ -376,32 +449,50 @@ class ImpactResult:
             cv = fam.curve
             if cv is not None:
                 el = np.flatnonzero(cv.eligible)
-                J = len(cv.grid)
                 S = cv.grid_hits[el]  # (E, J)
                 ng = counts[el][:, None]
                 mh, mn = cv.grid_most_favoured_hits[None, :], cv.grid_most_favoured_n[None, :]
-                pt_ok = (S >= thr) & (ng - S >= thr)
-                env_ok = (mh >= thr) & (mn - mh >= thr)
+                fav_pop, unfav_pop = cv.grid_population()
+                # A threshold is shown only with `thr` people of the population on each
+                # side of it; a point also needs its group's and the most favoured group's
+                # cells publishable.  Thresholds are rounded to 1 decimal place (equal
+                # rounded values keep their first point).
+                t_ok = (fav_pop >= thr) & (unfav_pop >= thr)
+                pt_ok = np.asarray(cell_publishable(S, ng, thr), dtype=bool).reshape(S.shape)
+                env_ok = np.asarray(cell_publishable(mh, mn, thr), dtype=bool).reshape(mh.shape)
+                shown = pt_ok & env_ok & t_ok[None, :]
+                t_round = _round_cut(cv.thresholds[cv.grid])
+                first = np.ones(len(t_round), dtype=bool)
+                first[1:] = t_round[1:] != t_round[:-1]
+                t_round, S, shown = t_round[first], S[:, first], shown[:, first]
+                mh, mn, t_ok = mh[:, first], mn[:, first], t_ok[first]
+                J = len(t_round)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     rate = S / ng
                     ratio = np.where(mh > 0, (S * mn.astype(float)) / (mh * ng.astype(float)), np.nan)
                 frames["curve"].append(pd.DataFrame({
                     "grouping": np.repeat(key, len(el) * J), "group": np.repeat([names[k] for k in el], J),
-                    "code": np.repeat(el, J), "threshold": np.tile(cv.thresholds[cv.grid], len(el)),
-                    "favourable": _nullable_int(S.ravel(), pt_ok.ravel()),
-                    "rate": _masked(rate, pt_ok).ravel(),
-                    "impact_ratio": _masked(ratio, pt_ok & env_ok).ravel(),
-                    "suppressed": ~(pt_ok & env_ok).ravel(),
+                    "code": np.repeat(el, J), "threshold": np.tile(t_round, len(el)),
+                    "favourable": _nullable_int(S.ravel(), (pt_ok[:, first] & t_ok[None, :]).ravel()),
+                    "rate": _masked(rate, pt_ok[:, first] & t_ok[None, :]).ravel(),
+                    "impact_ratio": _masked(ratio, shown).ravel(),
+                    "suppressed": ~shown.ravel(),
                 }))
+                ranges, group_ranges = cv.published_ranges(thr)
+                ranges = [{"from": float(_round_cut(r["from"])), "to": float(_round_cut(r["to"])),
+                           "groups": r["groups"]} for r in ranges]
+                group_ranges = {k: [(float(_round_cut(a)), float(_round_cut(b))) for a, b in v]
+                                for k, v in group_ranges.items()}
                 frames["ranges"].append(pd.DataFrame({
-                    "grouping": [key] * len(cv.ranges),
-                    "from": [r["from"] for r in cv.ranges], "to": [r["to"] for r in cv.ranges],
-                    "groups": [" | ".join(names[k] for k in r["groups"]) for r in cv.ranges],
+                    "grouping": [key] * len(ranges),
+                    "from": [r["from"] for r in ranges], "to": [r["to"] for r in ranges],
+                    "groups": [" | ".join(names[k] for k in r["groups"]) for r in ranges],
                 }))
+                plotted = shown.any(axis=0)
                 info["curve"] = {"cut": "score >= t" if higher_is_better else "score <= t",
-                                 "ranges": cv.ranges, "group_ranges": cv.group_ranges,
-                                 "thresholds": cv.thresholds[cv.grid], "eligible": el,
-                                 "ratio": np.where(pt_ok & env_ok & np.isfinite(ratio), ratio, np.nan)}
+                                 "ranges": ranges, "group_ranges": group_ranges,
+                                 "thresholds": t_round[plotted], "eligible": el,
+                                 "ratio": np.where(shown & np.isfinite(ratio), ratio, np.nan)[:, plotted]}
 
         def cat(name):
             parts = frames[name]
@@ -427,7 +518,10 @@ class ImpactResult:
         outcome), ``reference_group`` (the most favoured group),
         ``reference_n``, ``reference_favourable_count``, ``reference_rate``,
         ``impact_ratio``, ``ci_low``, ``ci_high``, ``test``, ``p_value``,
-        ``q_value``, ``mechanism`` and ``suppressed``.
+        ``q_value``, ``selection_candidates`` (K), ``selection_p_value``,
+        ``selection_q_value``, ``mechanism`` and ``suppressed``.  An entry
+        resting on a cell that cannot be published has every figure None
+        except ``n`` (when publishable) and ``suppressed: True``.
         """
         return copy.deepcopy(list(self._pushed_out))
 
@@ -445,7 +539,7 @@ class ImpactResult:
         thr = self.disclosure_threshold
 
         def count(x):
-            return int(x) if x >= thr else None
+            return None if is_small(int(x), thr) else int(x)
 
         scored = self.n_people - self.n_missing_score
         doc: dict[str, Any] = {
@@ -456,8 +550,8 @@ class ImpactResult:
                 "four_fifths": FOUR_FIFTHS,
             },
             "population": {"rows": count(self.n_people), "scored": count(scored),
-                           "missing_score": count(self.n_missing_score) if self.n_missing_score else 0,
-                           "suppressed": any(0 < v < thr for v in (self.n_people, scored, self.n_missing_score))},
+                           "missing_score": count(self.n_missing_score),
+                           "suppressed": any(is_small(v, thr) for v in (self.n_people, scored, self.n_missing_score))},
             "tiers": [{"name": t.name, "rule": t.describe(), "favourable": f, "outcome": _outcome(t, f)}
                       for t, f in zip(self.tiers, self.favourable, strict=True)],
             "n_comparisons": self.n_comparisons,
@@ -495,7 +589,7 @@ class ImpactResult:
             out = {"attributes": list(info["attributes"]),
                    "reference_group": labels[ref] if ref >= 0 else None,
                    "rows": count(info["rows"]),
-                   "excluded": count(scored - info["rows"]) if scored - info["rows"] else 0,
+                   "excluded": count(scored - info["rows"]),
                    "groups": groups, "rates": rates}
             if self.error_rates is not None:
                 out["error_rates"] = [
@@ -517,24 +611,29 @@ class ImpactResult:
         return doc
 
     def _repr_html_(self) -> str:
+        thr = self.disclosure_threshold
+        sup = f"counts from 1 to {thr - 1} suppressed (zeros shown)" if thr > 1 else "no suppression"
         parts = ['<div class="audit-impact">', "<h3>Disparate impact</h3>",
                  f"<p>{self.n_people:,} people; {len(self.tiers)} tier(s); minimum group size "
-                 f"{self.min_group_size}; counts below {self.disclosure_threshold} suppressed; "
+                 f"{self.min_group_size}; {sup}; "
                  f"{self.n_comparisons} comparisons, Benjamini-Hochberg at {self.alpha:g}.</p>"]
         po = self.pushed_out()
         parts.append("<h4>Pushed out</h4>")
         if not po:
-            parts.append(f"<p>No group has an impact ratio below {FOUR_FIFTHS} with q &lt; {self.alpha:g}.</p>")
+            parts.append(f"<p>No group has an impact ratio below {FOUR_FIFTHS} with q and selection-adjusted q "
+                         f"&lt; {self.alpha:g}.</p>")
         else:
             parts.append(_table(
-                ["group", "tier", "n", "rate", "most favoured", "its rate", "impact ratio", "CI", "q"],
+                ["group", "tier", "n", "rate", "most favoured", "its rate", "impact ratio", "CI", "q",
+                 "q (selection)"],
                 [[", ".join(f"{k}={v}" for k, v in p["group"].items()), p["tier"], p["n"],
                   p["selection_rate"], ", ".join(f"{k}={v}" for k, v in p["reference_group"].items()),
                   p["reference_rate"], p["impact_ratio"],
-                  None if p["ci_low"] is None else f"{p['ci_low']:.3f}-{p['ci_high']:.3f}", p["q_value"]]
+                  None if p["ci_low"] is None else f"{p['ci_low']:.3f}-{p['ci_high']:.3f}", p["q_value"],
+                  p["selection_q_value"]]
                  for p in po]))
         cols = ["grouping", "group", "tier", "n", "selection_rate", "impact_ratio", "impact_ratio_ci_low",
-                "impact_ratio_ci_high", "q_value", "four_fifths", "pushed_out"]
+                "impact_ratio_ci_high", "q_value", "selection_q_value", "four_fifths", "pushed_out"]
         shown = self.rates[cols].head(300)
         parts.append("<h4>Rates by group and tier</h4>")
         parts.append(_table(cols, shown.itertuples(index=False)))
@@ -568,6 +667,8 @@ def _outcome(tier: Tier, favourable: bool) -> str:
 
 def _versus(r: dict, prefix: str, label: str, labels: list) -> dict:
     code = int(r[f"{label}_code"])
+    extra = {} if prefix else {"selection_p_value": _f(r["selection_p_value"]),
+                               "selection_q_value": _f(r["selection_q_value"])}
     return {
         "group": labels[code] if code >= 0 else None,
         "rate": _f(r[f"{label}_rate"]),
@@ -577,6 +678,7 @@ def _versus(r: dict, prefix: str, label: str, labels: list) -> dict:
         "test": r[f"{prefix}test"] or None,
         "p_value": _f(r[f"{prefix}p_value"]),
         "q_value": _f(r[f"{prefix}q_value"]),
+        **extra,
     }
 
 
