@@ -142,8 +142,8 @@ def test_ratio_of_cumulative_deciles_first_clears_four_fifths_at_seven(compas_fi
     curve = result.curve
     black = curve[curve["group"] == f"race={BLACK}"].set_index("threshold")["impact_ratio"]
     assert black.index.tolist() == list(range(1, 11))
-    # At t = 10 everyone is at or below the cut: nobody is left out, so the point is
-    # suppressed (a count of 0 is below the disclosure threshold); the ratio is 1 there.
+    # At t = 10 everyone is at or below the cut: nobody is on the other side of it, so the
+    # point is not published (fewer than the disclosure threshold beyond the cut); the ratio is 1 there.
     assert np.isnan(black.loc[10])
     black = black.loc[:9]
     clears = black[black >= 0.8]

@@ -273,7 +273,8 @@ def _pushed_out_table(entries: Sequence[Mapping], ci: str, t: int) -> dict:
                      _rate_or_suppressed(e.get("selection_rate")),
                      f"{group_name(ref) if isinstance(ref, Mapping) else (ref or '')}: "
                      f"{_rate_or_suppressed(e.get('reference_rate'))}",
-                     ratio, fmt_p(e.get("q_value")), mechanism_short(e)])
+                     ratio, "suppressed" if e.get("suppressed") and e.get("q_value") is None
+                     else fmt_p(e.get("q_value")), mechanism_short(e)])
     return table(["group", "tier", "people", "rate", "most favoured group: rate", f"impact ratio ({ci} CI)", "q",
                   "mechanism"], rows,
                  caption="Every pushed-out group: impact ratio against the most favoured group below 0.8 and q "
@@ -436,7 +437,9 @@ def _impact_detail(imp: Mapping, doc: Mapping, ci: str) -> list[dict]:
                 if r.get("small_group"):
                     flags.append("small")
                 rows.append([group_name(r.get("group")), fmt_count(r.get("n"), t),
-                             rate_txt, _ratio_ci(mf), fmt_p(mf.get("q_value")), _ratio_ci(rf),
+                             rate_txt, _ratio_ci(mf),
+                             "suppressed" if r.get("suppressed") and mf.get("q_value") is None
+                             else fmt_p(mf.get("q_value")), _ratio_ci(rf),
                              ", ".join(flags)])
         if rows:
             outcome = fav.get(tier, {}).get("outcome") or f"attains {tier!r}"
