@@ -49,8 +49,7 @@ def strength(entry: Mapping, line: float = FOUR_FIFTHS) -> str:
 MECHANISMS = {
     "direct": "the rule's own terms",
     "direct term": "the rule's own terms",
-    "indirect": ("the rule's terms acting through inputs correlated with the attribute, with no single "
-                 "dominant proxy"),
+    "indirect": "the rule's terms, through several inputs correlated with the attribute (no single dominant proxy),",
     "protected": "the rule reading the protected attribute itself",
     "proxy": "proxy inputs that track the protected attribute",
     "network": "the friends term (network)",
@@ -85,7 +84,7 @@ def mechanism_text(entry: Mapping) -> str:
     if names and "proxy" in parts:
         i = parts.index("proxy")
         phrases[i] += " (strongest: " + ", ".join(names) + ")"
-    text = _and(phrases) if phrases else "not determined"
+    text = (_and(phrases) if phrases else "not determined").rstrip(",")
     if names and "proxy" not in parts:
         what = ("inputs that track the attribute and widen this tier's gap" if widen else
                 "inputs that track the attribute and widen the mean score gap" if mean_only else
