@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["is_small", "cell_publishable"]
+__all__ = ["is_small", "cell_publishable", "protect_lines"]
 
 
 def _small(k, threshold: int) -> np.ndarray:
@@ -46,3 +46,60 @@ def cell_publishable(k, n, threshold: int):
     n = np.asarray(n)
     out = ~_small(k, threshold) & ~_small(n - k, threshold) & ~_small(n, threshold)
     return bool(out) if out.ndim == 0 else out
+
+
+def protect_lines(keys, counts, hidden):
+    """Secondary suppression: no hidden cell may be recoverable by subtraction from a published total.
+
+    ``keys[i]`` is the tuple of attribute values of cell ``i`` of one table (a
+    single attribute's groups, or an intersection's).  Cells that share every
+    coordinate but one form a *line*, and a line adds up to a total that is
+    published elsewhere (the population, or a smaller intersection).  A line
+    with exactly one hidden cell gives that cell away, so the smallest
+    published non-zero cell of the line is hidden too; this repeats until every
+    line has no hidden cell or at least two.
+
+    Parameters
+    ----------
+    keys : sequence of tuples, one per cell (all of the same length)
+    counts : array of int, one per cell (the counts the table publishes)
+    hidden : array of bool, one per cell (primary suppression)
+
+    Returns
+    -------
+    ndarray of bool
+        The cells to hide (a superset of ``hidden``).
+
+    Examples
+    --------
+    >>> from audit._privacy import protect_lines
+    >>> protect_lines([("a",), ("b",), ("c",)], [3, 40, 50], [True, False, False]).tolist()
+    [True, True, False]
+    """
+    hidden = np.array(hidden, dtype=bool, copy=True)
+    counts = np.asarray(counts)
+    n = len(hidden)
+    if n == 0 or not hidden.any():
+        return hidden
+    width = len(keys[0])
+    lines: dict = {}
+    for i, key in enumerate(keys):
+        for d in range(width):
+            lines.setdefault((d, key[:d] + key[d + 1:]), []).append(i)
+    members = [np.array(v) for v in lines.values() if len(v) > 1]
+    changed = True
+    while changed:
+        changed = False
+        for m in members:
+            h = hidden[m]
+            if h.sum() != 1:
+                continue
+            candidates = m[~h & (counts[m] > 0)]
+            if len(candidates) == 0:
+                candidates = m[~h]
+            if len(candidates) == 0:
+                continue
+            pick = candidates[np.lexsort((candidates, counts[candidates]))[0]]
+            hidden[pick] = True
+            changed = True
+    return hidden
