@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from audit._privacy import cell_publishable, is_small, protect_lines
 from audit._version import __version__
 from audit.report._lead import build_summary
 
@@ -84,6 +85,17 @@ def _group_sizes(ctx) -> dict:
     return sizes
 
 
+def group_size_mask(g, t: int, *, with_missing: bool = False) -> np.ndarray:
+    """Which group sizes of a single-attribute grouping to hide: small ones, plus enough others
+    (the people with the attribute missing count as one more cell) that no subtraction from the
+    published number of rows gives a hidden size back."""
+    n_missing = int((g.codes < 0).sum())
+    counts = np.append(g.counts, n_missing)
+    keys = [*g.values, ("\0missing",)]
+    hidden = protect_lines(keys, counts, is_small(counts, t))
+    return hidden if with_missing else hidden[:-1]
+
+
 def score_overview(ctx) -> list[dict]:
     """Per group of each single protected attribute: size, mean and quantiles of scores, tier attainment.
 
@@ -97,33 +109,42 @@ def score_overview(ctx) -> list[dict]:
         if len(g.attributes) != 1:
             continue
         means_own, means_final = g.means(own), g.means(final)
-        hits = g.sums(ctx.attainment.astype(float))
+        hits = np.rint(g.sums(ctx.attainment.astype(float))).astype(np.int64)
         order = np.argsort(g.codes, kind="stable")
         bounds = np.searchsorted(g.codes[order], np.arange(g.n_groups + 1))
+        n_hidden = group_size_mask(g, t)
+        keys = list(g.values)
+        # A rate is shown only when its cell passes the disclosure rule and no subtraction of
+        # published cells from the tier's total could give it back (the impact family's rule).
+        rate_hidden = []
+        for j in range(len(ctx.rule.tiers)):
+            primary = n_hidden | ~cell_publishable(hits[:, j], g.counts, t)
+            rate_hidden.append(protect_lines(keys, hits[:, j], primary))
         for code in range(g.n_groups):
             n = int(g.counts[code])
-            small = n < t
+            small = bool(n_hidden[code])
+            big = n >= ctx.min_group_size and not small
             row: dict[str, Any] = {
                 "attributes": list(g.attributes),
                 "group": g.label(code),
                 "n": None if small else n,
                 "suppressed": small,
-                "mean_own_score": None if small else _f(means_own[code], 6),
-                "mean_final_score": None if small else _f(means_final[code], 6),
+                # Score statistics only for groups of the minimum size, to 0.1 points: never an
+                # individual's exact score.
+                "mean_own_score": _f(means_own[code], 1) if big else None,
+                "mean_final_score": _f(means_final[code], 1) if big else None,
                 "quantiles_own": None,
                 "quantiles_final": None,
-                # A rate is shown only when both the people with and without the tier number at least
-                # the disclosure threshold (the rule the impact family applies to every rate).
-                "tier_attainment": {tier.name: (_f(hits[code, j] / n, 6) if t <= hits[code, j] <= n - t else None)
+                "tier_attainment": {tier.name: (None if rate_hidden[j][code] else _f(hits[code, j] / n, 6))
                                     for j, tier in enumerate(ctx.rule.tiers)},
             }
-            if n >= ctx.min_group_size:
+            if big:
                 idx = order[bounds[code]:bounds[code + 1]]
-                for key, s in (("quantiles_own", own), ("quantiles_final", final)):
-                    vals = s[idx]
+                for key, sc in (("quantiles_own", own), ("quantiles_final", final)):
+                    vals = sc[idx]
                     vals = vals[np.isfinite(vals)]
                     if len(vals) >= ctx.min_group_size:
-                        row[key] = [_f(v, 4) for v in np.quantile(vals, QUANTILES)]
+                        row[key] = [_f(v, 1) for v in np.quantile(vals, QUANTILES)]
             out.append(row)
     return out
 
@@ -204,16 +225,19 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
     groups = {}
     for g in ctx.groupings:
         if len(g.attributes) == 1:
+            hidden = group_size_mask(g, t)
             groups[g.attributes[0]] = [
-                {"group": g.label(c), "n": _count(g.counts[c], t),
-                 "share": _f(g.counts[c] / pop.n, 6) if g.counts[c] >= t else None,
-                 "suppressed": bool(g.counts[c] < t)}
+                {"group": g.label(c), "n": None if hidden[c] else int(g.counts[c]),
+                 "share": None if hidden[c] else _f(g.counts[c] / pop.n, 6),
+                 "suppressed": bool(hidden[c])}
                 for c in range(g.n_groups)
             ]
     missing = {}
-    for col in ctx.protected:
-        k = int(pop.frame[col].isna().sum())
-        missing[col] = _count(k, t)
+    for g in ctx.groupings:
+        if len(g.attributes) == 1:
+            # The missing count closes the line (groups + missing = rows): hidden with it.
+            missing[g.attributes[0]] = None if group_size_mask(g, t, with_missing=True)[-1] else int(
+                (g.codes < 0).sum())
     small_groups = sum(int((g.counts < ctx.min_group_size).sum()) for g in ctx.groupings)
 
     notes = []
