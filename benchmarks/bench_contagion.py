@@ -96,14 +96,18 @@ def large(n: int, mean_degree: float, rounds: int, time_load_graph: bool) -> dic
     return out
 
 
-def _nx_spillover(edges: pd.DataFrame, own: np.ndarray, weight: float, lo: float, hi: float, tol: float,
-                  groups: dict[str, np.ndarray], tiers) -> tuple[dict, np.ndarray]:
-    """The straightforward version: a networkx Graph, the fixed point by Python loops, group summaries."""
+def _nx_graph(edges: pd.DataFrame, n: int):
     import networkx as nx
 
     g = nx.Graph()
-    g.add_nodes_from(range(len(own)))
+    g.add_nodes_from(range(n))
     g.add_edges_from(zip(edges["source"].tolist(), edges["target"].tolist(), strict=True))
+    return g
+
+
+def _nx_spillover(g, own: np.ndarray, weight: float, lo: float, hi: float, tol: float,
+                  groups: dict[str, np.ndarray], tiers) -> tuple[dict, np.ndarray]:
+    """The straightforward version on a networkx Graph: the fixed point by Python loops, group summaries."""
     own_l = own.tolist()
     s = list(own_l)
     factor = weight / (1 - weight)
@@ -152,8 +156,11 @@ def versus_networkx(n: int, mean_degree: float) -> float:
     rows = res.to_dict()["groups"]
 
     t0 = time.perf_counter()
+    g_nx = _nx_graph(edges, len(people))
+    t_nx_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
     groups = {a: people[a].to_numpy() for a in ("gender", "ethnicity")}
-    summary, final_nx = _nx_spillover(edges, own, w, lo, hi, tol, groups, tiers)
+    summary, final_nx = _nx_spillover(g_nx, own, w, lo, hi, tol, groups, tiers)
     t_nx = time.perf_counter() - t0
 
     final = solve_network(own, graph, w, lo=lo, hi=hi, tolerance=tol).scores
@@ -162,12 +169,16 @@ def versus_networkx(n: int, mean_degree: float) -> float:
     _line(f"spillover at {n:,} people, {len(edges):,} ties", "")
     _line("  ours: audit.graph.load_graph", f"{t_load:8.3f} s")
     _line("  ours: contagion.spillover (solve + groups)", f"{t_ours:8.3f} s")
-    _line("  networkx + Python loops (build + solve + groups)", f"{t_nx:8.2f} s")
+    _line("  networkx: build the Graph", f"{t_nx_build:8.2f} s")
+    _line("  networkx + Python loops (solve + groups)", f"{t_nx:8.2f} s")
     _line("  agreement: max |final score| difference", f"{np.max(np.abs(final - final_nx)):.1e}")
     _line("  agreement: max |group mean final| difference", f"{worst:.1e}")
     ratio = t_nx / t_ours
-    _line("  ratio networkx / ours (spillover)", f"{ratio:8.0f}x  target {TARGET_RATIO:.0f}x")
-    _line("  ratio incl. graph construction", f"{t_nx / (t_ours + t_load):8.0f}x")
+    # Like for like: the spillover computation on each library's graph, and, separately, end to end
+    # with each side building its own graph from the same edge list.
+    _line("  ratio networkx / ours (spillover, graphs given)", f"{ratio:8.0f}x  target {TARGET_RATIO:.0f}x")
+    _line("  ratio end to end (each builds its graph)",
+          f"{(t_nx_build + t_nx) / (t_ours + t_load):8.0f}x")
     return ratio
 
 
