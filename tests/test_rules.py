@@ -237,3 +237,10 @@ def test_parse_spec_refuses_yaml_object_construction():
 def test_list_rules_includes_sesame():
     rows = {r["name"]: r for r in audit.list_rules()}
     assert rows["sesame"]["status"] == "illustrative" and rows["sesame"]["network"] is True
+
+
+def test_term_reading_an_undeclared_column_is_refused(tmp_path):
+    text = RULE.replace("base: 600", "columns:\n  buys_diapers: {type: bool}\n  group: {type: category}\nbase: 600")
+    with pytest.raises(AuditInputError, match="term 'Video games': reads column 'video_game_hours', which is not "
+                                              "declared under 'columns:'"):
+        toy_rule(tmp_path, text)

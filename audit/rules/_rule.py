@@ -166,6 +166,12 @@ class Rule:
             kind = "condition" if t.when is not None else "value"
             points = t.points if kind == "condition" else t.weight
             terms.append(Term(tid, t.label, kind, text, float(points), t.source, t.illustrative, t.note))
+            if spec.columns:
+                undeclared = sorted(set(expr.columns) - set(spec.columns))
+                if undeclared:
+                    # The columns block is what analysts map their data onto: it must be complete.
+                    raise AuditInputError(
+                        f"{where}: reads column {undeclared[0]!r}, which is not declared under 'columns:'")
             compiled.append(expr)
             features |= set(expr.columns)
         if spec.kind == "observed":
