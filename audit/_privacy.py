@@ -10,9 +10,13 @@ from a cell that cannot be published — a rate, a ratio, an interval, a
 p-value, a threshold at which the cell changes — is suppressed with it,
 because such figures let a reader rebuild the count.
 
-Suppression is cell by cell.  Differencing nested tables (a group minus its
-sub-groups) can still narrow down a suppressed count; reports say so, and
-``--intersections 1`` or a larger threshold avoid it where that matters.
+On top of that, secondary suppression (:func:`protect_lines`) hides further
+cells wherever a hidden cell could be recovered by subtracting published cells
+from a published total (a group minus its sub-groups, the population minus an
+attribute's groups, a labelled count minus its negatives).  What remains
+unprotected, and is said so in every report's methods: differences between
+nested tiers (attaining 650 minus attaining 700) and between a threshold-curve
+point and a tier count.
 """
 
 from __future__ import annotations

@@ -96,7 +96,23 @@ def group_size_mask(g, t: int, *, with_missing: bool = False) -> np.ndarray:
     return hidden if with_missing else hidden[:-1]
 
 
-def score_overview(ctx) -> list[dict]:
+def _impact_cells(impact: Mapping | None, attributes) -> dict | None:
+    """The impact family's published size and attainment rate per group of one grouping, or None."""
+    if not impact:
+        return None
+    for grouping in impact.get("groupings") or []:
+        if tuple(grouping.get("attributes") or ()) != tuple(attributes):
+            continue
+        out: dict = {}
+        for row in grouping.get("groups") or []:
+            out.setdefault(tuple(row["group"].values()), {})["n"] = row.get("n")
+        for row in grouping.get("rates") or []:
+            out.setdefault(tuple(row["group"].values()), {})[row["tier"]] = row.get("selection_rate")
+        return out
+    return None
+
+
+def score_overview(ctx, impact: Mapping | None = None) -> list[dict]:
     """Per group of each single protected attribute: size, mean and quantiles of scores, tier attainment.
 
     Quantiles are given only for groups of at least ``min_group_size`` people;
@@ -114,6 +130,7 @@ def score_overview(ctx) -> list[dict]:
         bounds = np.searchsorted(g.codes[order], np.arange(g.n_groups + 1))
         n_hidden = group_size_mask(g, t)
         keys = list(g.values)
+        published = _impact_cells(impact, g.attributes)
         # A rate is shown only when its cell passes the disclosure rule and no subtraction of
         # published cells from the tier's total could give it back (the impact family's rule).
         rate_hidden = []
@@ -123,6 +140,14 @@ def score_overview(ctx) -> list[dict]:
         for code in range(g.n_groups):
             n = int(g.counts[code])
             small = bool(n_hidden[code])
+            if published is not None:
+                # One source of truth: the impact family suppresses across all its tables at once,
+                # and a second, separately suppressed copy of the same cells could be subtracted
+                # from it.
+                cell = published.get(tuple(g.label(code).values()), {})
+                small = cell.get("n") is None
+                for j in range(len(ctx.rule.tiers)):
+                    rate_hidden[j][code] = cell.get(ctx.rule.tiers[j].name) is None
             big = n >= ctx.min_group_size and not small
             row: dict[str, Any] = {
                 "attributes": list(g.attributes),
@@ -222,10 +247,16 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
         if res is not None and hasattr(res, "annotate_pushed_out"):
             pushed_out = res.annotate_pushed_out(pushed_out)
     pushed_out = [e for e in pushed_out if isinstance(e.get("n"), int) and e["n"] >= ctx.min_group_size]
+    sections = {name: _family_block(name, ctx, results) for name in FAMILIES}
+    impact_doc = sections["impact"] if sections["impact"].get("status") not in ("not run", "error") else None
     groups = {}
     for g in ctx.groupings:
         if len(g.attributes) == 1:
             hidden = group_size_mask(g, t)
+            published = _impact_cells(impact_doc, g.attributes)
+            if published is not None:  # the impact family's sizes: one consistent suppression
+                hidden = np.array([published.get(tuple(g.label(c).values()), {}).get("n") is None
+                                   for c in range(g.n_groups)], dtype=bool)
             groups[g.attributes[0]] = [
                 {"group": g.label(c), "n": None if hidden[c] else int(g.counts[c]),
                  "share": None if hidden[c] else _f(g.counts[c] / pop.n, 6),
@@ -258,7 +289,6 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
         "seed": ctx.seed,
     }
     card = rule.to_card()
-    sections = {name: _family_block(name, ctx, results) for name in FAMILIES}
     sizes = _group_sizes(ctx)
 
     def nameable(group: Mapping) -> bool:
@@ -304,7 +334,7 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
             "network_applied": ctx.scores.network_applied,
             "network_iterations": ctx.scores.iterations,
             "quantiles": list(QUANTILES),
-            "by_group": score_overview(ctx),
+            "by_group": score_overview(ctx, impact_doc),
             "tier_cuts": tier_cuts(ctx),
         },
         "impact": sections["impact"],
