@@ -234,9 +234,10 @@ def test_exact_decomposition_sums_to_gap_with_clamp_line():
         means = S.groupby(key).mean()  # reference: pandas groupby of the rule's own scores
         g = " & ".join(str(rec["group"][a]) for a in attrs)
         r = " & ".join(str(rec["reference"][a]) for a in attrs)
-        assert rec["gap"] == pytest.approx(means[g] - means[r], abs=1e-9)
+        assert rec["gap"] == pytest.approx(means[g] - means[r], abs=0.005 + 1e-9)  # rounded to 0.01
+        assert rec["sum_error"] is not None and abs(rec["sum_error"]) < 1e-9  # exact before rounding
         total = sum(line["contribution"] for line in rec["contributions"])
-        assert abs(rec["gap"] - total) < 1e-9
+        assert abs(rec["gap"] - total) <= 0.005 * (len(rec["contributions"]) + 1) + 1e-9
         clamp = [x for x in rec["contributions"] if x["kind"] == "clamp"]
         assert len(clamp) == 1
         seen_clamp |= abs(clamp[0]["contribution"]) > 1e-3
@@ -260,10 +261,11 @@ def test_shapley_converges_to_exact_on_additive_callable():
         err = 0.0
         for k in weights:
             diff = abs(lines[k]["contribution"] - exact[k])
-            assert diff <= 4 * lines[k]["se"] + 1e-9  # within the reported standard error
+            assert diff <= 4 * lines[k]["se"] + 0.006  # within the reported standard error (+ rounding)
             err += diff
         errors.append(err)
-        assert abs(rec["gap"] - sum(x["contribution"] for x in rec["contributions"])) < 1e-9
+        assert abs(rec["gap"] - sum(x["contribution"] for x in rec["contributions"])) \
+            <= 0.005 * (len(rec["contributions"]) + 1) + 1e-9
     assert errors[1] < errors[0]
 
 
@@ -275,7 +277,7 @@ def test_shapley_on_points_table_matches_exact_columns():
     exact = {x["feature"].removeprefix("t_"): x["contribution"] for x in ex["contributions"] if x["kind"] == "term"}
     for line in sh["contributions"]:
         if line["kind"] == "column":
-            assert abs(line["contribution"] - exact[line["feature"]]) <= 4 * line["se"] + 1e-9
+            assert abs(line["contribution"] - exact[line["feature"]]) <= 4 * line["se"] + 0.011
 
 
 # ------------------------------------------------------------------------ neutralisation
@@ -312,10 +314,12 @@ def _small(k, t=10):
     return 0 < k < t
 
 
-def _publishable_by_pandas(rule, people, final, attribute, min_group_size=30, t=10):
+def _publishable_by_pandas(rule, people, final, attribute, min_group_size=30, t=10, baseline=None):
     """Two-cell rule recomputed by hand: the group's favourable count of its size and the most favoured
     group's (highest rate among groups of at least ``min_group_size``; ties to the larger group) are
-    both publishable (neither the count nor its complement in 1..t-1)."""
+    both publishable (neither the count nor its complement in 1..t-1).  With ``baseline`` (scores of
+    the baseline, ``final`` a counterfactual), also: neither group has 1..t-1 people whose attainment
+    of the tier differs between the two."""
     from audit.impact import tier_is_favourable
 
     att = pd.DataFrame(rule.attainment(final), columns=[t_.name for t_ in rule.tiers])
@@ -325,10 +329,16 @@ def _publishable_by_pandas(rule, people, final, attribute, min_group_size=30, t=
     att["g"] = people[attribute].to_numpy()
     k = att.groupby("g").sum()
     n = att.groupby("g").size()
+    if baseline is not None:
+        moved = pd.DataFrame(rule.attainment(final) != rule.attainment(baseline),
+                             columns=[t_.name for t_ in rule.tiers])
+        moved["g"] = people[attribute].to_numpy()
+        moved = moved.groupby("g").sum()
     out = pd.DataFrame(False, index=k.index, columns=k.columns)
     for tier in k.columns:
         cell = pd.Series({g: not _small(k.loc[g, tier], t) and not _small(n[g] - k.loc[g, tier], t)
-                          and not _small(n[g], t) for g in k.index})
+                          and not _small(n[g], t)
+                          and (baseline is None or not _small(moved.loc[g, tier], t)) for g in k.index})
         big = n[n >= min_group_size].index
         rate = (k.loc[big, tier] / n[big])
         best = sorted(big, key=lambda g: (-rate[g], -n[g]))[0]
@@ -344,12 +354,12 @@ def test_term_removal_matches_rescoring_the_reduced_rule(sesame):
     # reference: the reduced rule scored from scratch (network included), impact ratios by pandas
     final = rule.without_terms(["video_games"]).score(people, graph)
     ref = _impact_by_pandas(rule, people, final, "gender")
-    ok = _publishable_by_pandas(rule, people, final, "gender")
+    ok = _publishable_by_pandas(rule, people, final, "gender", baseline=rule.score(people, graph))
     for grp in rec["groups"]:
         if grp["attributes"] == ["gender"]:
             for j, tier in enumerate(rec["tiers"]):
                 if ok.loc[grp["group"]["gender"], tier]:
-                    assert grp["after"][j] == pytest.approx(ref.loc[grp["group"]["gender"], tier], abs=1e-6)
+                    assert grp["after"][j] == pytest.approx(ref.loc[grp["group"]["gender"], tier], abs=5e-4)
                 else:
                     assert grp["after"][j] is None
     sentence = next(s for s in out["notable_changes"] if s["attributes"] == ["gender"])["sentence"]
@@ -379,7 +389,7 @@ def test_neutralisation_publishes_a_ratio_only_when_both_cells_are_publishable(s
         for attrs in {tuple(g["attributes"]) for g in rec["groups"]}:
             frame, name = _by_key(people, list(attrs))
             ok0 = _publishable_by_pandas(rule, frame, final0, "_k")
-            ok1 = _publishable_by_pandas(rule, frame, final1, "_k")
+            ok1 = _publishable_by_pandas(rule, frame, final1, "_k", baseline=final0)
             ref1 = _impact_by_pandas(rule, frame, final1, "_k")
             for grp in (g for g in rec["groups"] if tuple(g["attributes"]) == attrs):
                 if grp["suppressed"]:
@@ -391,7 +401,7 @@ def test_neutralisation_publishes_a_ratio_only_when_both_cells_are_publishable(s
                     assert (grp["after"][j] is not None) == bool(ok1.loc[k, tier])
                     assert (grp["change"][j] is not None) == bool(ok0.loc[k, tier] and ok1.loc[k, tier])
                     if grp["after"][j] is not None:
-                        assert grp["after"][j] == pytest.approx(ref1.loc[k, tier], abs=1e-6)
+                        assert grp["after"][j] == pytest.approx(ref1.loc[k, tier], abs=5e-4)  # 3 decimals
                     checked += 1
                     hidden += grp["before"][j] is None
     assert checked and hidden  # the sesame population has cells that must be hidden
@@ -402,7 +412,7 @@ def test_neutralisation_publishes_a_ratio_only_when_both_cells_are_publishable(s
         grp = next(g for g in rec["groups"] if g["group"] == s["group"])
         j = rec["tiers"].index(s["tier"])
         assert grp["before"][j] is not None and grp["after"][j] is not None
-        assert s["before"] == pytest.approx(grp["before"][j], abs=1e-6)
+        assert s["before"] == pytest.approx(grp["before"][j], abs=1e-9)
 
 
 def test_neutralisation_hides_a_small_number_of_changed_rows():
@@ -668,7 +678,8 @@ def test_mechanism_vocabulary_protected_proxy_indirect():
     assert mech(["direct", "network"], reads=False, proxy=False) == ["indirect", "network"]
     assert mech("indirect+network", reads=False, proxy=False) == "indirect+network"  # idempotent
     m = res.to_dict()["methods"]["mechanism"]
-    assert m["vocabulary"] == ["protected", "proxy", "indirect"] and m["combinable_with"] == "network"
+    assert m["vocabulary"] == ["protected", "proxy", "indirect", "observed"]
+    assert m["combinable_with"] == "network"
     assert m["joiner"] == "+"
 
 
@@ -720,7 +731,7 @@ def test_gap_share_is_tier_specific():
             grp = next(g for g in rec["groups"] if g["group"] == {"gender": "female"})
             j = rec["tiers"].index(t)
             r0, r1 = grp["before"][j], grp["after"][j]
-            assert p["gap_share"] == pytest.approx((r1 - r0) / (1 - r0), abs=1e-5)
+            assert p["gap_share"] == pytest.approx((r1 - r0) / (1 - r0), abs=0.01)  # from 3-decimal ratios
     assert top["mechanism"] == "proxy" and half["mechanism"] == "proxy"
     text = res.to_dict()["methods"]["pushed_out"]
     assert "tier-specific" in text["gap_share"] and "mean own-score gap" in text["mean_gap_share"]
@@ -732,8 +743,11 @@ def test_intersection_gap_share_equalises_the_intersection():
     e = {"attributes": ["gender", "region"], "group": {"gender": "female", "region": "north"}, "tier": "gold",
          "mechanism": "direct"}
     out = res.annotate_pushed_out([e])[0]
-    assert out["top_proxies"] and all(p["gap_share"] is not None and p["gap_share"] > 0
-                                      for p in out["top_proxies"])
+    # (a decoy whose equalisation moves only a handful of the group's people has its gap_share suppressed
+    # and is judged by its mean_gap_share)
+    assert out["top_proxies"] and out["top_proxies"][0]["gap_share"] is not None
+    assert all((p["gap_share"] if p["gap_share"] is not None else p["mean_gap_share"]) > 0
+               for p in out["top_proxies"])
     # reference: equalise the input over the intersection by hand, rescore, recount with pandas
     from audit.groups import build_groupings
     from audit.proxy._common import rng_for
@@ -757,7 +771,7 @@ def test_intersection_gap_share_equalises_the_intersection():
     before = _impact_by_pandas(rule, people.assign(k=key), rule.own_scores(people), "k")
     after = _impact_by_pandas(rule, people.assign(k=key), scores, "k")
     r0, r1 = before.loc["female&north", "gold"], after.loc["female&north", "gold"]
-    assert p["gap_share"] == pytest.approx((r1 - r0) / (1 - r0), abs=1e-6)
+    assert p["gap_share"] == pytest.approx((r1 - r0) / (1 - r0), abs=5e-4 + 1e-9)  # rounded to 3 decimals
 
 
 def test_run_hook_writes_ranking(sesame):
@@ -841,3 +855,151 @@ def test_incremental_impact_ratios_equal_a_recount(sesame, higher_is_better):
             expected = np.array([[bool(ok.loc[g.values[c][0], t.name]) for t in rule.tiers]
                                  for c in range(g.n_groups)])
             np.testing.assert_array_equal(after[g.key].ok, expected)
+
+
+# ------------------------------------------------------------------------ disclosure of counts (review)
+CONDITION_SPEC = """
+name: cond
+title: condition term
+status: illustrative
+base: 500
+terms:
+  - {id: t_a, label: planted A, value: a, weight: 10, illustrative: true}
+  - {id: t_f, label: flag F, when: f, points: 20, illustrative: true}
+tiers:
+  - {name: gold, threshold: 505, illustrative: true}
+"""
+
+
+def _condition_people(seed: int = 30) -> pd.DataFrame:
+    people = planted_people(seed, n=3000)
+    rng = np.random.default_rng(seed)
+    people["f"] = rng.random(len(people)) < 0.3
+    # east: exactly 7 people hold the condition (a small count: k in 1..9)
+    east = np.flatnonzero(people["region"].to_numpy() == "east")
+    people.loc[east, "f"] = False
+    people.loc[east[:7], "f"] = True
+    return people
+
+
+def test_decomposition_hides_small_condition_counts_and_rounds():
+    """The reviewer solved points x k / n for k from full-precision contributions of a 0/1 term."""
+    people = _condition_people()
+    recs = gap_decomposition(points_rule(CONDITION_SPEC), people, ["region"], reference={"region": "north"})
+    by = {r["group"]["region"]: r for r in recs}
+    # east's count (7) is not publishable: its 'flag F' line, gap, mean and shares are suppressed
+    east = {x["feature"]: x for x in by["east"]["contributions"]}
+    assert east["t_f"]["contribution"] is None and east["t_f"]["suppressed"]
+    assert by["east"]["gap"] is None and by["east"]["mean_score"] is None
+    assert all(x["share"] is None for x in by["east"]["contributions"])
+    assert east["t_a"]["contribution"] is not None  # the continuous term is still published
+    # protect_lines: east alone hidden in the region line would be the total minus the others -> south too
+    south = {x["feature"]: x for x in by["south"]["contributions"]}
+    assert south["t_f"]["contribution"] is None and by["south"]["gap"] is None
+    # every published number is rounded: contributions, means, gaps to 0.01; shares to 3 decimals
+    for rec in recs:
+        for key in ("gap", "mean_score", "mean_score_reference"):
+            if rec[key] is not None:
+                assert rec[key] == round(rec[key], 2)
+        for x in rec["contributions"]:
+            if x["contribution"] is not None:
+                assert x["contribution"] == round(x["contribution"], 2)
+            if x["share"] is not None:
+                assert x["share"] == round(x["share"], 3)
+    # no published 'flag F' line rests on a small count (reference: pandas)
+    k = people.groupby("region")["f"].sum()
+    n = people.groupby("region").size()
+    for g, rec in by.items():
+        line = next(x for x in rec["contributions"] if x["feature"] == "t_f")
+        if line["contribution"] is not None:
+            assert not _small(k[g]) and not _small(n[g] - k[g]) and not _small(k["north"])
+    # and a pushed-out entry gets no mean_gap_share from a record with hidden lines
+    res = proxy_analysis(points_rule(CONDITION_SPEC), people, ["region"], seed=0, intersections=1,
+                         reference={"region": "north"})
+    out = res.annotate_pushed_out([{"attributes": ["region"], "group": {"region": "east"}, "tier": "gold",
+                                    "mechanism": "direct"}])[0]
+    assert all(p["mean_gap_share"] is None for p in out["top_proxies"])
+
+
+def test_decomposition_publishes_condition_lines_with_large_counts():
+    people = _condition_people()
+    people.loc[people["region"] == "east", "f"] = np.arange((people["region"] == "east").sum()) % 3 == 0
+    recs = gap_decomposition(points_rule(CONDITION_SPEC), people, ["region"], reference={"region": "north"})
+    for rec in recs:
+        assert rec["gap"] is not None
+        line = next(x for x in rec["contributions"] if x["feature"] == "t_f")
+        assert line["contribution"] is not None and not line["suppressed"]
+        assert line["share"] is not None
+
+
+def test_neutralisation_hides_after_when_a_handful_change_tier():
+    """before 305/325 vs after 313/325 told that exactly 8 people of a group change tier."""
+    people = planted_people(31, n=3000)
+    people["f"] = False
+    rule = points_rule(CONDITION_SPEC)
+    # the least favoured region (so that it is not the most favoured one after the change)
+    rates = pd.Series(rule.attainment(rule.own_scores(people))[:, 0]).groupby(people["region"].to_numpy()).mean()
+    worst = rates.idxmin()
+    others = [g for g in rates.index if g != worst]
+    rows = np.flatnonzero((people["region"].to_numpy() == worst) & (rule.own_scores(people) < 485))[:8]
+    people.loc[rows, "f"] = True  # 8 people of that region get 20 points from 'flag F'
+    people.loc[rows, "a"] = -1.0  # 490 + 20 >= 505 with the flag, 490 without
+    out = neutralisation(rule, people, ["region"], inputs=["t_f"], methods=["removed"])
+    rec = out["records"][0]
+    final0 = rule.own_scores(people)
+    final1 = rule.without_terms(["t_f"]).own_scores(people)
+    moved = pd.Series(rule.attainment(final0)[:, 0] != rule.attainment(final1)[:, 0]).groupby(
+        people["region"].to_numpy()).sum()
+    assert moved[worst] == 8 and all(moved[g] == 0 for g in others)
+    grp = {g["group"]["region"]: g for g in rec["groups"]}
+    assert grp[worst]["before"][0] is not None
+    assert grp[worst]["after"][0] is None and grp[worst]["change"][0] is None
+    for g in others:  # nobody moved there; the most favoured group did not move either
+        assert grp[g]["after"][0] is not None and grp[g]["change"][0] == 0.0
+    assert not [s for s in out["notable_changes"] if s["group"] == {"region": worst}]
+    # ratios are rounded to 3 decimals
+    for g in grp.values():
+        for v in (g["before"] or []) + (g["after"] or []) + (g["change"] or []):
+            if v is not None:
+                assert v == round(v, 3)
+
+
+def test_neutralisation_hides_every_after_when_the_most_favoured_group_moves_a_handful():
+    people = planted_people(32, n=3000)
+    people["f"] = False
+    rule = points_rule(CONDITION_SPEC)
+    # find the most favoured region, and move 5 of its people over the threshold by the flag
+    rates = pd.Series(rule.attainment(rule.own_scores(people))[:, 0]).groupby(people["region"].to_numpy()).mean()
+    best = rates.idxmax()
+    rows = np.flatnonzero((people["region"].to_numpy() == best) & (rule.own_scores(people) < 485))[:5]
+    people.loc[rows, "f"] = True
+    people.loc[rows, "a"] = -1.0  # 490 + 20 = 510 >= 505 with the flag, 490 without
+    out = neutralisation(rule, people, ["region"], inputs=["t_f"], methods=["removed"])
+    for g in out["records"][0]["groups"]:
+        assert g["after"][0] is None and g["change"][0] is None
+
+
+def test_observed_score_is_not_its_own_proxy():
+    people = planted_people(33, n=2000)
+    people["decile"] = np.clip((people["a"] * 3 + 5).round(), 1, 10)
+    rule = Rule.from_observed("decile", tiers={"high": 7}, name="deciles", higher_is_better=False)
+    res = proxy_analysis(rule, people, ["gender"], seed=0)
+    assert res.status == "partial"
+    assert res.ranking == [] and res.influence == [] and res.decomposition == [] and res.neutralisation == []
+    assert any(n.startswith("observed outputs only: the rule's inputs are unknown") for n in res.notes)
+    enc = res.redundant_encoding[0]
+    assert enc["auc_score"] > 0.6 and enc["auc_inputs"] is None and enc["inputs"] == []
+    entries = [{"attributes": ["gender"], "group": {"gender": "female"}, "tier": "high", "mechanism": "direct"},
+               {"attributes": ["gender"], "group": {"gender": "female"}, "tier": "high",
+                "mechanism": "direct+network"},
+               {"attributes": ["gender"], "group": {"gender": "female"}, "tier": "high", "mechanism": ["direct"]}]
+    out = res.annotate_pushed_out(entries)
+    assert [e["mechanism"] for e in out] == ["observed", "observed+network", ["observed"]]
+    assert all(e["top_proxies"] == [] for e in out)
+    assert res.annotate_pushed_out(out)[0]["mechanism"] == "observed"  # idempotent
+    assert "observed" in res.to_dict()["methods"]["mechanism"]["vocabulary"]
+    # the public functions agree: no association / influence / neutralisation of the output itself
+    from audit.proxy import association
+
+    assert association(rule, people, ["gender"]) == [] and influence(rule, people) == []
+    assert neutralisation(rule, people, ["gender"])["records"] == []

@@ -194,7 +194,8 @@ def gap_decomposition(
     * ``method="exact"`` (default for additive points tables): one line per term,
       ``mean(c_k | group) - mean(c_k | reference)``, plus a ``range clamp`` line
       ``mean(S - R | group) - mean(S - R | reference)``; the lines sum to the gap
-      exactly (``sum_error`` is the floating-point remainder, below 1e-9).
+      exactly before rounding (``sum_error`` is the floating-point remainder,
+      below 1e-9).
     * ``method="shapley"`` (default for other rules): Shapley values over the
       columns for the game ``v(T) = mean over pairs of S(x_i on T, x_j elsewhere)``,
       ``i`` from the group and ``j`` from the reference group.  Estimated from
@@ -212,6 +213,17 @@ def gap_decomposition(
     under the disclosure rule); otherwise the record is ``suppressed`` and only
     sizes that are not small (``0 < n < disclosure_threshold``) are shown.
 
+    Disclosure control: a term whose points take two values (a condition) has
+    a group mean of ``low + (high - low) * k / n``, which gives away the count
+    ``k``.  Its line is suppressed (``contribution`` None, ``suppressed``
+    True) where ``k`` is not a publishable cell of the group
+    (:func:`audit._privacy.cell_publishable`), for the further groups
+    :func:`audit._privacy.protect_lines` hides, and for every group when the
+    reference's count is hidden; a record with a suppressed line also loses its
+    ``gap``, ``mean_score`` and every ``share`` (and is marked
+    ``lines_suppressed``).  Contributions, means and gaps are rounded to 0.01 points,
+    shares and standard errors to 3 decimals.
+
     Examples
     --------
     >>> import audit
@@ -221,7 +233,7 @@ def gap_decomposition(
     >>> rec = recs[0]
     >>> rec["group"], rec["reference"], rec["method"]
     ({'gender': 'male'}, {'gender': 'female'}, 'exact')
-    >>> abs(rec["gap"] - sum(line["contribution"] for line in rec["contributions"])) < 1e-9
+    >>> abs(rec["gap"] - sum(line["contribution"] for line in rec["contributions"])) < 0.05  # 0.01 rounding
     True
     """
     prep = prepare(rule, people, protected, reference=reference, seed=seed, intersections=intersections)
@@ -409,7 +421,16 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
             "shapley_samples": None if exact else shapley_samples,
             "published": (f"group means, gaps and contributions only when the group and its reference both "
                           f"have at least {max(min_group_size, disclosure_threshold)} people; sizes unless "
-                          f"small (0 < n < {disclosure_threshold})"),
+                          f"small (0 < n < {disclosure_threshold}). A term whose points take two values "
+                          "(a condition) has a group mean of low + (high - low) k / n, so its line is "
+                          "suppressed for a group whose count k is not a publishable cell (k or n - k "
+                          f"in 1..{disclosure_threshold - 1}), for the groups protect_lines adds so that no "
+                          "hidden count follows by subtraction across the grouping, and for every group "
+                          "when the reference's count is hidden; a record with a suppressed line has its gap, "
+                          "group mean and shares suppressed too (the lines add up to the gap)"),
+            "rounding": ("contributions, group means and gaps rounded to 0.01 points; shares and standard "
+                         "errors to 3 decimals (the published lines add up to the gap within rounding; "
+                         "sum_error is before rounding)"),
         },
         "neutralisation": {
             "enabled": bool(neutralise),
@@ -426,7 +447,10 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
             "published": (f"an impact ratio only when both its cells (the group's favourable count of its size "
                           f"and the most favoured group's) are publishable: neither the count nor its "
                           f"complement is small (0 < k < {disclosure_threshold}); before and after checked "
-                          "separately, change and sentences only when both are published"),
+                          "separately; after also only when neither the group nor the most favoured group has "
+                          f"1 to {disclosure_threshold - 1} people whose attainment of the tier changes; "
+                          "change and sentences only when both are published; ratios and changes rounded "
+                          "to 3 decimals"),
         },
         "redundant_encoding": {
             "score": "final score through the same one-input histogram classifier as the association AUC",
@@ -456,7 +480,7 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
                                "published"),
         },
         "mechanism": {
-            "vocabulary": ["protected", "proxy", "indirect"],
+            "vocabulary": ["protected", "proxy", "indirect", "observed"],
             "combinable_with": "network",
             "joiner": "+",
             "protected": ("the rule reads the protected attribute itself: a column the rule reads (or a term "
@@ -468,6 +492,9 @@ def _methods(prep: Prepared, *, cv_folds, cv_max_rows, shapley_samples, epsilon,
             "indirect": ("the rule does not read the attribute and no flagged proxy carries half the gap: the "
                          "gap is produced by the rule's terms through inputs correlated with the attribute, "
                          "without a single dominant proxy"),
+            "observed": ("an observed score (only its outputs are known, e.g. released deciles): the "
+                         "rule's inputs are unknown, so no proxy is named and how it produces the gap "
+                         "cannot be told"),
             "network": ("added by the network (contagion) family: '+network' when the friends term widens "
                         "the gap materially, 'network' alone when it causes it"),
             "replaces": ("the impact family's provisional 'direct'; entries are annotated by this family "
@@ -622,8 +649,9 @@ def _analyse(prep: Prepared, *, cv_folds, cv_max_rows, min_group_size, disclosur
     decomposition, shares, neutral, notable, effects = [], {}, [], [], {}
     if prep.rule.kind == "observed":
         status = "partial"
-        notes.append("observed score: its formula is unknown, so the score column is the only input; "
-                     "no gap decomposition or neutralisation")
+        notes.append("observed outputs only: the rule's inputs are unknown, so there is no proxy ranking, "
+                     "influence, gap decomposition or neutralisation; the score is not its own proxy "
+                     "(pushed-out groups get the mechanism 'observed')")
     else:
         decomposition, shares = decomposition_records(prep, method=decomposition_method,
                                                       shapley_samples=shapley_samples,
@@ -654,7 +682,7 @@ def _analyse(prep: Prepared, *, cv_folds, cv_max_rows, min_group_size, disclosur
                        decomposition=decomposition, neutralisation=neutral, notable_changes=notable,
                        redundant_encoding=encoding, notes=notes, _gap_shares=shares, _overlaps=_overlaps(prep),
                        _reads=frozenset(reads), _tier_effects=effects, _groupings=index,
-                       _tiers=tuple(t.name for t in prep.rule.tiers))
+                       _tiers=tuple(t.name for t in prep.rule.tiers), _observed=prep.rule.kind == "observed")
 
 
 _OPTIONS = ("cv_folds", "cv_max_rows", "shapley_samples", "epsilon", "delta", "notable_change", "max_notable",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, is_small
+from audit._privacy import cell_publishable, is_small, protect_lines
 from audit.proxy._association import (
     NMI_BINS,
     auc_from_scores,
@@ -34,14 +34,35 @@ from audit.proxy._common import (
 )
 from audit.proxy._equalise import ascending_order, equalise_numeric, equalise_series
 
+#: Decimals of published contributions, group means and gaps (score points).
+POINT_DIGITS = 2
+#: Decimals of published shares of a gap.
+SHARE_DIGITS = 3
+#: Decimals of published impact ratios (and their changes) in the neutralisation.
+RATIO_DIGITS = 3
+
 __all__ = [
+    "POINT_DIGITS",
+    "SHARE_DIGITS",
+    "RATIO_DIGITS",
     "association_records",
     "influence_records",
     "decomposition_records",
     "neutralisation_records",
     "encoding_records",
     "gini",
+    "observed_only",
+    "hidden_terms",
 ]
+
+
+def observed_only(prep: Prepared) -> bool:
+    """True for an observed score (e.g. released deciles): only outputs, the rule's inputs are unknown.
+
+    The score column is the output, not an input: it is never ranked as a proxy,
+    given an influence, neutralised or used as an "input" of the redundant encoding.
+    """
+    return getattr(prep.rule, "kind", None) == "observed"
 
 
 def gini(auc: float | None) -> float | None:
@@ -108,7 +129,12 @@ def _encoded(prep: Prepared, inp: Input) -> dict:
 
 # ------------------------------------------------------------------------------ 1. association
 def association_records(prep: Prepared, *, cv_folds: int = 5, cv_max_rows: int = 50_000) -> list[dict]:
-    """Association of every read input with every protected attribute (see :func:`audit.proxy.association`)."""
+    """Association of every read input with every protected attribute (see :func:`audit.proxy.association`).
+
+    Empty for an observed score (:func:`observed_only`): its one "input" is the output itself.
+    """
+    if observed_only(prep):
+        return []
     out = []
     for inp in prep.inputs:
         if not inp.read:
@@ -149,7 +175,12 @@ def association_records(prep: Prepared, *, cv_folds: int = 5, cv_max_rows: int =
 
 # ------------------------------------------------------------------------------ 2. influence
 def influence_records(prep: Prepared) -> list[dict]:
-    """Influence of every read input on the own score (see :func:`audit.proxy.influence`)."""
+    """Influence of every read input on the own score (see :func:`audit.proxy.influence`).
+
+    Empty for an observed score (:func:`observed_only`).
+    """
+    if observed_only(prep):
+        return []
     S = prep.own
     n = prep.n
     var = float(np.var(S)) if n else 0.0
@@ -204,11 +235,55 @@ def _group_rows(codes: np.ndarray, n_groups: int) -> list[np.ndarray]:
     return [idx[order[bounds[g]:bounds[g + 1]]] for g in range(n_groups)]
 
 
-def _line(feature: str, kind: str, label: str, value: float, gap: float, se: float | None = None) -> dict:
-    # Contributions are not rounded, so that the lines add up to the gap to floating-point accuracy.
+def _line(feature: str, kind: str, label: str, value: float, gap: float, se: float | None = None,
+          hidden: bool = False) -> dict:
+    # Published rounded (0.01 points, shares and standard errors to 3 decimals): full precision would
+    # let a reader solve for the counts behind a 0/1 term's mean (points x k / n).
+    if hidden:
+        return {"feature": feature, "kind": kind, "label": label, "contribution": None, "share": None,
+                "se": None, "suppressed": True}
     share = value / gap if gap != 0 and np.isfinite(gap) else None
-    return {"feature": feature, "kind": kind, "label": label, "contribution": fnum(value, None),
-            "share": fnum(share), "se": fnum(se)}
+    return {"feature": feature, "kind": kind, "label": label, "contribution": fnum(value, POINT_DIGITS),
+            "share": fnum(share, SHARE_DIGITS), "se": fnum(se, SHARE_DIGITS), "suppressed": False}
+
+
+def binary_term_counts(prep: Prepared, g, t_index: int) -> np.ndarray | None:
+    """Per group, the number of people on the upper of a two-valued term's two values (else None).
+
+    A condition term (and any term whose points take exactly two values) has a
+    group mean of ``low + (high - low) * k / n``: publishing it publishes ``k``.
+    """
+    c = prep.C[:, t_index]
+    values = np.unique(c)
+    if len(values) != 2:
+        return None
+    up = c == values[1]
+    ok = g.codes >= 0
+    return np.bincount(g.codes[ok], weights=up[ok], minlength=g.n_groups).round().astype(np.int64)
+
+
+def hidden_terms(prep: Prepared, g, terms: list[Input], floor: int, threshold: int) -> dict[int, np.ndarray]:
+    """For each two-valued term (index into ``prep.C``), the groups of ``g`` whose count may not be published.
+
+    Primary: the count ``k`` of the group's people on the term's upper value is
+    not a publishable cell of the group (:func:`audit._privacy.cell_publishable`),
+    or the group's means are not published at all (fewer than ``floor`` people).
+    Secondary: :func:`audit._privacy.protect_lines` over the grouping's groups.
+    """
+    out = {}
+    keys = [tuple(v) for v in g.values]
+    for t in terms:
+        k = t.terms[0]
+        counts = binary_term_counts(prep, g, k)
+        if counts is None:
+            continue
+        primary = ~np.asarray(cell_publishable(counts, g.counts, threshold), dtype=bool).reshape(-1)
+        primary |= np.asarray(g.counts) < floor
+        hidden = protect_lines(keys, counts, primary)
+        hidden[np.asarray(g.counts) < floor] = False  # unpublished anyway; only published groups matter below
+        if hidden.any():
+            out[k] = hidden
+    return out
 
 
 def _sort_lines(lines: list[dict]) -> list[dict]:
@@ -259,7 +334,10 @@ def decomposition_records(
         else:
             todo = [c for c in range(g.n_groups) if c != ref and g.counts[c] >= floor]
             sh = _shapley(prep, g, ref, todo, columns, shapley_samples) if todo and not small_ref else {}
-        if not small_ref:  # the reference itself: no gap, no contributions
+        hide = hidden_terms(prep, g, terms, floor, int(disclosure_threshold)) if exact else {}
+        # A term hidden for the reference is hidden for every group (each line is a difference from it).
+        ref_hidden = {k for k, h in hide.items() if h[ref]}
+        if not small_ref and not ref_hidden:  # the reference itself: no gap, no contributions
             zero = {("term", t.name): 0.0 for t in terms} if exact else {}
             zero.update({("column", c.name): 0.0 for c in columns})
             shares[(tuple(g.attributes), tuple(g.values[ref]))] = (0.0, zero)
@@ -279,11 +357,14 @@ def decomposition_records(
                 records.append(rec)
                 continue
             gap = float(means[code] - means[ref])
-            rec.update(gap=fnum(gap, None), mean_score=fnum(means[code]), mean_score_reference=fnum(means[ref]))
+            rec.update(gap=fnum(gap, POINT_DIGITS), mean_score=fnum(means[code], POINT_DIGITS),
+                       mean_score_reference=fnum(means[ref], POINT_DIGITS))
             key_shares: dict[tuple[str, str], float | None] = {}
+            hidden_here = {k for k, h in hide.items() if h[code]} | ref_hidden
             if exact:
                 delta = mC[code] - mC[ref]
-                lines = [_line(t.name, "term", t.label, float(delta[t.terms[0]]), gap) for t in terms]
+                lines = [_line(t.name, "term", t.label, float(delta[t.terms[0]]), gap,
+                               hidden=t.terms[0] in hidden_here) for t in terms]
                 lines.append(_line("range clamp", "clamp", "clamp to the rule's range",
                                    float(mclamp[code] - mclamp[ref]), gap))
                 for t in terms:
@@ -302,7 +383,16 @@ def decomposition_records(
                     key_shares[("column", c.name)] = float(est["phi"][j])
                 rec["samples"] = int(est["units"])
             rec["contributions"] = _sort_lines(lines)
-            shares[(tuple(g.attributes), tuple(g.values[code]))] = (gap, key_shares)
+            if hidden_here:
+                # The lines add up to the gap: with the gap (or the group's mean) published, one hidden
+                # line is the gap minus the others, and every share is a line over the gap.
+                rec.update(gap=None, mean_score=None, sum_error=None, lines_suppressed=True)
+                if ref_hidden:
+                    rec["mean_score_reference"] = None
+                for line in rec["contributions"]:
+                    line["share"] = None
+            else:
+                shares[(tuple(g.attributes), tuple(g.values[code]))] = (gap, key_shares)
             records.append(rec)
     return records, shares
 
@@ -386,6 +476,8 @@ def neutralisation_records(
         if m not in ("removed", "equalised"):
             raise AuditInputError(f"neutralisation method must be 'removed' or 'equalised', got {m!r}")
     chosen = [i for i in prep.inputs if (inputs is None and i.read) or (inputs is not None and i.name in inputs)]
+    if observed_only(prep):  # the observed score column is the output: neutralising it is meaningless
+        chosen = [i for i in chosen if not i.read]
     if inputs is not None:
         missing = [x for x in inputs if x not in {i.name for i in prep.inputs}]
         if missing:
@@ -470,8 +562,11 @@ def _neutral_record(prep, inp, method, how, attribute, final, groupings, before,
 
     A ratio is published only where both its cells (the group's favourable
     count of its size, and the most favoured group's) are publishable — before
-    and after separately; ``change`` only where both are.  A group that is
-    small is ``suppressed`` as a whole (size and ratios None).
+    and after separately; ``after`` also only where neither the group nor the
+    most favoured group has a small number (``0 < k < t``) of people whose
+    attainment of the tier changes; ``change`` only where both are published.
+    A group that is small is ``suppressed`` as a whole (size and ratios None).
+    Ratios and changes are rounded to ``RATIO_DIGITS`` (3) decimals.
     """
     changed = final != prep.final
     rows_changed = int(changed.sum())
@@ -490,9 +585,9 @@ def _neutral_record(prep, inp, method, how, attribute, final, groupings, before,
             else:
                 bok, aok = b.ok[code], a.ok[code]
                 br, ar = b.ratio[code], a.ratio[code]
-                entry["before"] = [fnum(br[j], 6) if bok[j] else None for j in range(len(tiers))]
-                entry["after"] = [fnum(ar[j], 6) if aok[j] else None for j in range(len(tiers))]
-                entry["change"] = [fnum(ar[j] - br[j], 6) if bok[j] and aok[j] else None
+                entry["before"] = [fnum(br[j], RATIO_DIGITS) if bok[j] else None for j in range(len(tiers))]
+                entry["after"] = [fnum(ar[j], RATIO_DIGITS) if aok[j] else None for j in range(len(tiers))]
+                entry["change"] = [fnum(ar[j] - br[j], RATIO_DIGITS) if bok[j] and aok[j] else None
                                    for j in range(len(tiers))]
             groups.append(entry)
     return {
@@ -528,7 +623,8 @@ def _sentences(prep, rec, phrase, groupings, before, after, tiers, min_group_siz
                                 f"{_fmt(x)} to {_fmt(y)}",
                     "feature": rec["feature"], "kind": rec["kind"], "method": rec["method"],
                     "attributes": list(g.attributes), "group": g.label(code), "tier": tn,
-                    "before": fnum(x), "after": fnum(y), "change": fnum(y - x),
+                    "before": fnum(x, RATIO_DIGITS), "after": fnum(y, RATIO_DIGITS),
+                    "change": fnum(y - x, RATIO_DIGITS),
                 })
     return out
 
@@ -569,6 +665,8 @@ def encoding_records(prep: Prepared, *, cv_folds: int = 5, cv_max_rows: int = 50
     from threadpoolctl import threadpool_limits
 
     X, mask, names = _feature_matrix(prep)
+    if observed_only(prep):  # the only "input" is the score itself
+        X, mask, names = np.empty((prep.n, 0)), [], []
     out = []
     for a in prep.attributes:
         d = cv_design(prep, a, cv_folds, cv_max_rows)

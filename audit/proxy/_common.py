@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable
+from audit._privacy import cell_publishable, is_small
 from audit.groups import Grouping, build_groupings, json_value
 
 __all__ = ["Impact", "ImpactState", "Input", "Prepared", "prepare", "rng_for", "fnum", "impact_functions"]
@@ -70,7 +70,12 @@ class Impact(NamedTuple):
 
     ``ok[g, j]``: both cells behind ``ratio[g, j]`` — group ``g``'s favourable
     count out of its size, and the most favoured group's — are publishable under
-    :func:`audit._privacy.cell_publishable`, and the ratio is defined.
+    :func:`audit._privacy.cell_publishable`, and the ratio is defined.  For a
+    counterfactual (:meth:`ImpactState.after`) also: neither group ``g`` nor the
+    most favoured group has a small number (``0 < k < threshold``) of people
+    whose attainment of tier ``j`` differs from the baseline — otherwise the
+    ratio before and after would tell how many people (a handful) the change
+    moves.
     """
 
     ratio: np.ndarray   # (G, T) float, NaN where undefined
@@ -101,12 +106,15 @@ class ImpactState:
             counts, hits = group_rates(att0, g)
             self.base[g.key] = (np.asarray(counts, dtype=np.int64), np.asarray(hits, dtype=np.int64))
 
-    def ratios(self, counts: np.ndarray, hits: np.ndarray) -> Impact:
+    def ratios(self, counts: np.ndarray, hits: np.ndarray, moved: np.ndarray | None = None) -> Impact:
+        """Impact ratios and their publication mask; ``moved[g, j]``: people of ``g`` whose tier ``j`` changed."""
         fav = np.where(self.favourable[None, :], hits, counts[:, None] - hits)
         mf = np.asarray(self._most_favoured(counts, fav, self.min_group_size), dtype=np.int64)
         ratio = np.asarray(self._ratios_to(counts, fav, mf), dtype=float)
         cell = np.asarray(cell_publishable(fav, counts[:, None], self.disclosure_threshold),
                           dtype=bool).reshape(fav.shape)
+        if moved is not None:  # a handful of people moved: the cell's change would identify them
+            cell &= ~np.asarray(is_small(moved, self.disclosure_threshold), dtype=bool).reshape(fav.shape)
         valid = mf >= 0
         cols = np.arange(fav.shape[1])
         ref_ok = cell[np.where(valid, mf, 0), cols] & valid if len(counts) else np.zeros(len(cols), dtype=bool)
@@ -131,7 +139,9 @@ class ImpactState:
             c, d = c[ok], delta[ok]
             hits = hits0 + np.stack([np.bincount(c, weights=d[:, j], minlength=g.n_groups)
                                      for j in range(d.shape[1])], axis=1).round().astype(np.int64)
-            out[g.key] = self.ratios(counts, hits)
+            moved = np.stack([np.bincount(c, weights=(d[:, j] != 0), minlength=g.n_groups)
+                              for j in range(d.shape[1])], axis=1).round().astype(np.int64)
+            out[g.key] = self.ratios(counts, hits, moved)
         return out
 
 

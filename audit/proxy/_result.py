@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ProxyResult", "MOST_OF_GAP", "TOP_PROXIES"]
+__all__ = ["ProxyResult", "MOST_OF_GAP", "TOP_PROXIES", "OBSERVED"]
 
 #: A proxy "carries most of a group's gap" when its share of the gap is at least this.
 MOST_OF_GAP = 0.5
@@ -37,11 +37,19 @@ def _num(x: Any, digits: int = 3) -> str:
 _PROVISIONAL = ("direct", "direct term")
 
 
-def _mechanism(mech: Any, *, reads: bool, proxy: bool):
+#: Mechanism of an observed score (only its outputs are known): how it produces a gap cannot be told.
+OBSERVED = "observed"
+
+
+def _mechanism(mech: Any, *, reads: bool, proxy: bool, observed: bool = False):
     """The mechanism after the proxy diagnosis (see :meth:`ProxyResult.annotate_pushed_out`)."""
     as_list = isinstance(mech, (list, tuple))
     parts = [str(m) for m in mech if m] if as_list else (
         [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
+    if observed:
+        if not parts or parts[0] in _PROVISIONAL:
+            parts = [OBSERVED] + [m for m in parts[1:] if m not in _PROVISIONAL and m != OBSERVED]
+        return list(parts) if as_list else "+".join(parts)
     if not parts or parts[0] in _PROVISIONAL:
         head = ["protected", "proxy"] if reads and proxy else \
             ["protected"] if reads else ["proxy"] if proxy else ["indirect"]
@@ -84,6 +92,7 @@ class ProxyResult:
     _tier_effects: dict = field(default_factory=dict, repr=False)         # equalised impact, see _tier_share
     _groupings: dict = field(default_factory=dict, repr=False)            # attributes -> (key, values)
     _tiers: tuple = field(default=(), repr=False)
+    _observed: bool = field(default=False, repr=False)                    # observed score: outputs only
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict:
@@ -91,7 +100,11 @@ class ProxyResult:
 
         Suppression (:mod:`audit._privacy`): sizes ``0 < n < disclosure_threshold``
         are None; decomposition means, gaps and contributions only for groups
-        (and references) of at least ``min_group_size`` people; a neutralisation
+        (and references) of at least ``min_group_size`` people, and a two-valued
+        (condition) term's line only where the count behind it is publishable
+        (cell rule plus ``protect_lines``; the record's gap, mean and shares go
+        with it); a neutralisation ``after`` not where 1..threshold-1 of the
+        group's (or the most favoured group's) people change tier; a neutralisation
         ratio only when both its cells (the group's favourable count of its size
         and the most favoured group's) are publishable, before and after
         separately, ``change`` and ``notable_changes`` only when both are;
@@ -106,11 +119,13 @@ class ProxyResult:
              "influence": [{feature, kind, label, influence, variance_share, mean_abs_change, ...}],
              "decomposition": [{attributes, group, reference, n, n_reference, suppressed, method,
                                 gap, mean_score, mean_score_reference,
-                                contributions: [{feature, kind, label, contribution, share, se}]}],
+                                lines_suppressed (only when true),
+                                contributions: [{feature, kind, label, contribution, share, se, suppressed}]}],
+                                # contributions, means, gaps rounded to 0.01 points; shares, se to 3 decimals
              "neutralisation": [{feature, kind, label, method, how, attribute, rows_changed,
                                  mean_abs_score_change, tiers: [tier names],
                                  groups: [{attributes, group, n, suppressed,
-                                           before, after, change}]}],   # impact ratios, one per tier
+                                           before, after, change}]}],   # impact ratios (3 decimals), one per tier
                                                                         # (None where suppressed)
              "notable_changes": [{sentence, feature, kind, method, attributes, group, tier,
                                   before, after, change}],
@@ -217,6 +232,13 @@ class ProxyResult:
         * else ``"indirect"``: the rule's terms produce the gap through inputs
           correlated with the attribute, without a single dominant proxy.
 
+        For an observed score (only its outputs are known, e.g. released
+        deciles) there are no inputs to name: ``top_proxies`` is empty and the
+        provisional mechanism becomes ``"observed"`` (the rule's inputs are
+        unknown, so how it produces the gap cannot be told).
+
+        ``gap_share`` and ``mean_gap_share`` are rounded to 3 decimals.
+
         Other parts (``"network"``) are kept; ``"proxy"`` is appended to a
         mechanism without ``"direct"`` when the proxy condition holds.  A list
         mechanism stays a list.  Annotating twice changes nothing.
@@ -248,8 +270,10 @@ class ProxyResult:
                 cands.append({"feature": feat, "kind": kind, "label": row["label"],
                               "attribute": row["attribute"], "association": row["association"],
                               "influence": row["influence"], "proxy_strength": row["proxy_strength"],
-                              "proxy": row["proxy"], "gap_share": None if share is None else round(share, 10),
-                              "mean_gap_share": None if mean_share is None else round(mean_share, 10)})
+                              "proxy": row["proxy"],
+                              # 3 decimals, like the published shares and ratios they derive from
+                              "gap_share": None if share is None else round(share, 3),
+                              "mean_gap_share": None if mean_share is None else round(mean_share, 3)})
             cands.sort(key=lambda c: (-c["proxy_strength"], c["kind"], c["feature"]))
             chosen, seen = [], set()
             for c in cands:
@@ -268,7 +292,7 @@ class ProxyResult:
 
             proxy = any(c["proxy"] and carried(c) is not None and carried(c) >= MOST_OF_GAP for c in chosen)
             reads = bool(self._reads & set(attrs))
-            e["mechanism"] = _mechanism(e.get("mechanism"), reads=reads, proxy=proxy)
+            e["mechanism"] = _mechanism(e.get("mechanism"), reads=reads, proxy=proxy, observed=self._observed)
             out.append(e)
         return out
 

@@ -51,6 +51,7 @@ MECHANISMS = {
     "direct term": "the rule's own terms",
     "indirect": "the rule's terms, through several inputs correlated with the attribute (no single dominant proxy),",
     "protected": "the rule reading the protected attribute itself",
+    "observed": "not determined: only the score's outputs were audited, its inputs are unknown",
     "proxy": "proxy inputs that track the protected attribute",
     "network": "the friends term (network)",
     "contagion": "the friends term (network)",
