@@ -254,10 +254,11 @@ def test_spillover_matches_a_pandas_groupby(sesame):
         for key, sub in frame.groupby(attrs):
             r = rows[(tuple(attrs), tuple(key))]
             assert r["n"] == len(sub)
-            assert r["mean_own_score"] == pytest.approx(sub["own"].mean(), abs=1e-6)
-            assert r["mean_final_score"] == pytest.approx(sub["final"].mean(), abs=1e-6)
-            assert r["mean_shift"] == pytest.approx((sub["final"] - sub["own"]).mean(), abs=1e-6)
-            assert r["shift_quantiles"]["p50"] == pytest.approx((sub["final"] - sub["own"]).median(), abs=1e-4)
+            # score statistics are rounded to one decimal place
+            assert r["mean_own_score"] == pytest.approx(sub["own"].mean(), abs=0.051)
+            assert r["mean_final_score"] == pytest.approx(sub["final"].mean(), abs=0.051)
+            assert r["mean_shift"] == pytest.approx((sub["final"] - sub["own"]).mean(), abs=0.051)
+            assert r["shift_quantiles"]["p50"] == pytest.approx((sub["final"] - sub["own"]).median(), abs=0.051)
             for j, t in enumerate(rule.tiers):
                 assert r["guilt_by_association_count"][t.name] == int(sub[f"g{j}"].sum())
                 assert r["guilt_by_association"][t.name] == pytest.approx(sub[f"g{j}"].mean(), abs=1e-6)
@@ -284,7 +285,7 @@ def test_shock_counts_match_a_brute_force_recount(sesame):
         if row["n"]:
             for j, t in enumerate(rule.tiers):
                 assert row["fell"][t.name] == int(fell[sel, j].sum())
-            assert row["mean_score_change"] == pytest.approx((after - before)[sel].mean(), abs=1e-6)
+            assert row["mean_score_change"] == pytest.approx((after - before)[sel].mean(), abs=0.051)
     first = next(r for r in d["by_distance"] if r["hops"] == "1")
     assert sum(first["fell"].values()) > 0
     eth = next(r for r in d["groups"] if r["attributes"] == ["ethnicity"] and r["hops"] == "1"
@@ -461,7 +462,8 @@ def test_annotate_pushed_out():
 def test_ratios_need_the_group_cell_and_the_most_favoured_cell():
     # 100 people per group. Without the network term the most favoured group 'a' has 97 of 100 (3 without:
     # small), so every ratio to it would give its cell back; with it, 'd' (95 of 100) is most favoured. On the
-    # rewired graph 'c' is most favoured and only 'd' (5 of 100) is hidden.
+    # rewired graph 'c' is most favoured and 'd' (5 of 100) is hidden, and with it the smallest other count
+    # ('a', 40), or 'd' would follow from the total minus the published groups.
     hits = ([97, 50, 60, 40], [40, 50, 60, 95], [40, 50, 60, 5])
     res = _fake_result({"a": (1.0, 0.42, 0.67), "b": (0.52, 0.53, 0.83), "c": (0.62, 0.63, 1.0),
                         "d": (0.41, 1.0, 0.08)}, hits)
@@ -470,12 +472,12 @@ def test_ratios_need_the_group_cell_and_the_most_favoured_cell():
         assert r["impact_ratio_without_network"] is None and r["impact_ratio"] is None, g
         assert r["network_effect"] is None and r["homophily_effect"] is None and r["degree_effect"] is None
         assert r["suppressed"]
-    assert [rows[g]["impact_ratio_rewired"] for g in "abcd"] == [0.67, 0.83, 1.0, None]
+    assert [rows[g]["impact_ratio_rewired"] for g in "abcd"] == [None, 0.83, 1.0, None]
     entries = [{"attributes": ["g"], "group": {"g": g}, "tier": "T", "impact_ratio": None, "n": 100,
                 "mechanism": "direct"} for g in "abcd"]
     out = res.annotate_pushed_out(entries)
     assert [e["impact_ratio_without_network"] for e in out] == [None] * 4
-    assert [e["impact_ratio_rewired"] for e in out] == [0.67, 0.83, 1.0, None]
+    assert [e["impact_ratio_rewired"] for e in out] == [None, 0.83, 1.0, None]
     # 'a' has r0 = 1.0 >= 0.8 but r0 is not publishable: the mechanism (derived from it) stays as it was.
     assert [e["mechanism"] for e in out] == ["direct"] * 4
 
@@ -514,11 +516,13 @@ def test_every_published_ratio_passes_the_two_cell_rule_against_pandas(sesame):
                     n, h = int(row["n"]), int(row["hits"])
                     ok = n >= t and cell_publishable(h, n, t) and ref_ok
                     got = amp_rows[(tuple(attrs), vals, tier.name)].get(key)
-                    assert (got is not None) == ok, (attrs, vals, tier.name, key, n, h)
-                    if ok:
+                    # secondary suppression (differencing across tables) may hide more, never less
+                    assert ok or got is None, (attrs, vals, tier.name, key, n, h)
+                    if got is not None:
                         assert got == pytest.approx(row["rate"] / table.loc[best, "rate"], abs=1e-4)
                     if key == "impact_ratio" and n >= t:  # round 0 of unfriending: the same scores and rule
-                        assert (unf_rows[(tuple(attrs), vals)]["impact_ratio"][tier.name] is not None) == ok
+                        # secondary suppression (differencing across tables) may hide more, never less
+                        assert ok or unf_rows[(tuple(attrs), vals)]["impact_ratio"][tier.name] is None
                     # The old rule (hide only a small own count) would have published these.
                     caught += bool(n >= t and ref_ok and not (0 < h < t) and 0 < n - h < t)
     assert caught, "the fixture should contain a group whose complement is small"
@@ -807,3 +811,132 @@ def test_adverse_tier_guilt_means_being_pulled_into_it(sesame):
 def test_doctests_pass(module):
     result = doctest.testmod(importlib.import_module(f"audit.contagion.{module}"), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def _published_tables(d: dict, n_people: int) -> tuple[dict, dict]:
+    """Every per-group count the report publishes (directly, or as a share of a published n), by table.
+
+    Returns ``tables[(kind, ...)][group] -> count`` (``group`` a frozenset of (attribute, value) pairs, the
+    empty set for everyone) and ``sizes[(hops or round, group)] -> n``.
+    """
+    tables: dict = {}
+    sizes: dict = {}
+
+    def key(row):
+        return frozenset((row.get("group") or {}).items())
+
+    def put(table, group, value):
+        if value is not None:
+            tables.setdefault(table, {})[group] = int(round(value))
+
+    def from_share(table, group, share, n):
+        if share is not None and n is not None:
+            put(table, group, share * n)
+
+    put(("n",), frozenset(), n_people)
+    for r in d["spillover"]:
+        g, n = key(r), r.get("n")
+        put(("n",), g, n)
+        sizes[("spill", g)] = n
+        for tn, v in (r.get("guilt_by_association_count") or {}).items():
+            put(("guilt", tn), g, v)
+        for field in ("guilt_by_association", "lifted_by_association", "own_attainment", "final_attainment"):
+            for tn, v in (r.get(field) or {}).items():
+                from_share((field, tn), g, v, n)
+        for field in ("share_pulled_down", "share_pulled_up"):
+            from_share((field,), g, r.get(field), n)
+    for tn, v in (d["spillover_summary"]["overall"].get("guilt_by_association_count") or {}).items():
+        put(("guilt", tn), frozenset(), v)
+    for r in d["graph_statistics"]:
+        g, n = key(r), r.get("n")
+        put(("isolates", "input"), g, r.get("isolates"))
+        from_share(("giant", "input"), g, r.get("giant_component_share"), n)
+        for lab, v in (r.get("degree_histogram") or {}).items():
+            put(("degree", lab), g, v)
+    put(("isolates", "input"), frozenset(), d["graph"].get("isolates"))
+    put(("giant", "input"), frozenset(), d["graph"].get("giant_component_size"))
+    for rd in d["unfriending"]["rounds"]:
+        rnd = rd["round"]
+        put(("isolates", rnd), frozenset(), rd.get("isolates"))
+        for r in rd["groups"]:
+            g, n = key(r), r.get("n")
+            put(("isolates", rnd), g, r.get("isolates"))
+            put(("ties_lost", rnd), g, r.get("ties_lost"))
+            from_share(("giant", rnd), g, r.get("giant_component_share"), n)
+            for tn, v in (r.get("tier_attainment") or {}).items():
+                from_share(("attainment", rnd, tn), g, v, n)
+    for r in d["shock"]["by_distance"] + d["shock"]["groups"]:
+        g, h = key(r), r["hops"]
+        put(("band_n", h), g, r.get("n"))
+        for tn, v in (r.get("fell") or {}).items():
+            put(("fell", h, tn), g, v)
+    return tables, sizes
+
+
+def _difference(table: dict, values: dict, max_order: int) -> dict:
+    """Brute-force differencing: a group total is the sum of its sub-groups over any one further attribute."""
+    known = dict(table)
+    cons = []
+    groups = [frozenset()] + [frozenset(c) for o in range(1, max_order) for c in _combos(values, o)]
+    for total in groups:
+        used = {a for a, _ in total}
+        for a, vals in values.items():
+            if a not in used:
+                cons.append((total, [total | {(a, v)} for v in vals]))
+    recovered = {}
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in cons:
+            unknown = [c for c in [total, *parts] if c not in known]
+            if len(unknown) != 1:
+                continue
+            u = unknown[0]
+            if u == total:
+                v = sum(known[p] for p in parts)
+            else:
+                v = known[total] - sum(known[p] for p in parts if p != u)
+            known[u] = recovered[u] = v
+            changed = True
+    return recovered
+
+
+def _combos(values: dict, order: int):
+    import itertools
+
+    for attrs in itertools.combinations(sorted(values), order):
+        for vals in itertools.product(*(values[a] for a in attrs)):
+            yield tuple(zip(attrs, vals, strict=True))
+
+
+def test_no_small_count_follows_by_differencing_group_totals_and_sub_groups():
+    # A hand-made population: 4 women of minority C (an intersection cell of 4 people), 50 men of minority C.
+    people, edges = audit.generate_sesame(1500, seed=3)
+    people = people.copy()
+    c_women = np.flatnonzero((people["ethnicity"] == "minority C") & (people["gender"] == "female"))
+    people.loc[people.index[c_women[4:]], "ethnicity"] = "majority"
+    assert ((people["ethnicity"] == "minority C") & (people["gender"] == "female")).sum() == 4
+    graph = load_graph(edges, people["id"])
+    groupings = build_groupings(people, ["gender", "ethnicity"], max_order=2)
+    t = 10
+    res = network_contagion("sesame", people, graph, groupings, rounds=2, disclosure_threshold=t,
+                            min_group_size=30, seeds="political_posts > 1", deduction=150, progress=False)
+    d = json.loads(json.dumps(res.to_dict()))
+    values = {a: sorted(people[a].unique()) for a in ("gender", "ethnicity")}
+    tables, sizes = _published_tables(d, len(people))
+    spill_n = {g: n for (kind, g), n in sizes.items() if kind == "spill" and n is not None}
+    spill_n[frozenset()] = len(people)
+    leaks = []
+    checked = 0
+    for name, table in tables.items():
+        for g, v in _difference(table, values, 2).items():
+            checked += 1
+            n = spill_n.get(g) if name[0] != "n" else None
+            if 0 < v < t or (n is not None and 0 < n - v < t and name[0] not in ("ties_lost", "degree")):
+                leaks.append((name, sorted(g), v))
+    assert not leaks, leaks[:10]
+    # The attack does run: some hidden figures are recovered, just never a small one.
+    assert checked > 0
+    # And the small cell is really there and hidden.
+    row = next(r for r in d["spillover"] if r["group"] == {"gender": "female", "ethnicity": "minority C"})
+    assert row["n"] is None

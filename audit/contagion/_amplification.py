@@ -17,8 +17,10 @@ from audit.contagion._common import (
     group_id,
     group_rates,
     impact_ratios_and_refs,
+    protect_groupings,
     ratios_publishable,
     rng_for,
+    sizes_published,
 )
 from audit.contagion._core import Rewiring, assortativity_from_mixing, mixing, rewire, upper_ties
 from audit.contagion._prepare import Prepared, prepare
@@ -68,12 +70,41 @@ class Amplification(Section):
         return tuple(impact_ratios_and_refs(self.counts[i], h, self.min_group_size)[1] for h in self.hits[i])
 
     def publishable(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(G, T) bool per scenario: the two-cell rule (the group's cell and the most favoured group's cell)."""
+        """(G, T) bool per scenario: the two-cell rule (the group's cell and the most favoured group's cell).
+
+        A ratio and the published reference rate give the group's count back,
+        so the cells are also protected against differencing across groupings
+        (:func:`~audit.contagion._common.protect_groupings`), and a tier's
+        ratios are all hidden when the most favoured group's cell is.
+        """
+        return self._publishable_all()[i]
+
+    def _publishable_all(self) -> list[tuple[np.ndarray, ...]]:
         t = self.disclosure_threshold
-        counts = np.asarray(self.counts[i], dtype=np.int64)
-        big = (counts >= t)[:, None]
-        return tuple(ratios_publishable(counts, h, r, t) & big
-                     for h, r in zip(self.hits[i], self._refs(i), strict=True))
+        G = len(self.groupings)
+        out: list[list[np.ndarray]] = []
+        size_ok = sizes_published(self.groupings, t)
+        for i in range(G):
+            counts = np.asarray(self.counts[i], dtype=np.int64)
+            big = size_ok[i][:, None]
+            out.append([ratios_publishable(counts, h, r, t) & big
+                        for h, r in zip(self.hits[i], self._refs(i), strict=True)])
+        if not G:
+            return []
+        for sc in range(len(out[0])):
+            for _ in range(20):
+                before = [o[sc].copy() for o in out]
+                hits = [np.asarray(self.hits[i][sc], dtype=np.int64) for i in range(G)]
+                new = protect_groupings(self.groupings, hits, [o[sc] for o in out],
+                                        total=hits[0].sum(axis=0), total_ok=True)
+                for i in range(G):
+                    ref = np.asarray(self._refs(i)[sc], dtype=np.int64)
+                    valid = ref >= 0
+                    ref_ok = np.where(valid, new[i][np.where(valid, ref, 0), np.arange(len(ref))], False)
+                    out[i][sc] = new[i] & ref_ok[None, :]
+                if all(np.array_equal(a[sc], b) for a, b in zip(out, before, strict=True)):
+                    break
+        return [tuple(o) for o in out]
 
     def lookup(self) -> dict:
         """``(attributes, group values, tier) -> (r0, r1, r2, n, hits, publishable)`` (raw ratios).
@@ -96,6 +127,7 @@ class Amplification(Section):
     def rows(self) -> list[dict]:
         t = self.disclosure_threshold
         out = []
+        size_ok = sizes_published(self.groupings, t)
         for i, g in enumerate(self.groupings):
             r0, r1, r2 = self.ratios[i]
             ok = self.publishable(i)
@@ -103,7 +135,7 @@ class Amplification(Section):
                 n = int(self.counts[i][k])
                 for j, tn in enumerate(self.tiers):
                     row = {**group_id(g, k), "tier": tn}
-                    if n < t:
+                    if not size_ok[i][k]:
                         row.update({"n": None, "suppressed": True})
                         out.append(row)
                         continue

@@ -4,8 +4,14 @@ Disclosure control follows :mod:`audit._privacy` (the one rule every output
 uses): a count ``k`` is small when ``0 < k < threshold``; a cell of ``k`` out
 of ``n`` is published only when neither ``k`` nor ``n - k`` is small, and every
 share, rate or ratio computed from a cell that cannot be published is
-suppressed with it.  Distribution statistics (means and quantiles) are given
-only for groups of at least ``min_group_size`` people, as in the impact family.
+suppressed with it.  On top of that, no hidden count may follow by
+differencing: a group total minus its published sub-groups, across a
+grouping's table and the tables of its sub- and super-groups
+(:func:`protect_groupings`, :func:`protect_table`, :func:`sizes_published`,
+built on :func:`audit._privacy.protect_lines`).  Distribution statistics
+(means and quantiles) are given only for groups of at least
+``min_group_size`` people, as in the impact family; score means, quantiles
+and shifts are rounded to one decimal place (no individual's exact score).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, is_small
+from audit._privacy import cell_publishable, is_small, protect_lines
 from audit.graph import Graph
 from audit.groups import Grouping
 from audit.impact import group_rates as impact_group_rates
@@ -236,6 +242,147 @@ def protect_partition(parts, hidden, t: int, fixed=None) -> np.ndarray:
     return hidden
 
 
+_ANY = "\x00*"  # the "all values" coordinate of a marginal cell (never an attribute value)
+
+
+def protect_groupings(groupings: Sequence[Grouping], counts: Sequence, ok: Sequence,
+                      total: Any = None, total_ok: bool = False) -> list[np.ndarray]:
+    """Secondary suppression across every grouping's table of one count (:func:`audit._privacy.protect_lines`).
+
+    ``counts[i]`` and ``ok[i]`` are the (G,) or (G, T) counts of grouping ``i``
+    and whether each is published.  All tables are laid out on the union of
+    the attributes, a marginal cell having a wildcard where its grouping lacks
+    an attribute, and the overall ``total`` (published when ``total_ok``) is
+    the all-wildcard cell (left out when ``total`` is None).  A line then holds a marginal cell and its
+    sub-groups, so no line may keep exactly one hidden count: no hidden count
+    follows from a group total minus its published sub-groups, and no hidden
+    total from the sum of its published sub-groups.  Returns the new ``ok``
+    masks (copies), column by column for (G, T) arrays.
+    """
+    attrs: list[str] = []
+    for g in groupings:
+        for a in g.attributes:
+            if a not in attrs:
+                attrs.append(a)
+    keys: list[tuple] = []
+    for g in groupings:
+        pos = {a: j for j, a in enumerate(g.attributes)}
+        for v in g.values:
+            keys.append(tuple(v[pos[a]] if a in pos else _ANY for a in attrs))
+    with_total = total is not None and bool(np.all(total_ok))
+    if with_total:
+        keys.append(tuple(_ANY for _ in attrs))
+    c2 = [np.asarray(c).reshape(len(np.asarray(c)), -1) for c in counts]
+    o2 = [np.asarray(o, dtype=bool).reshape(len(np.asarray(o)), -1) for o in ok]
+    width = c2[0].shape[1] if c2 else 1
+    tot = np.zeros(width) if total is None else np.asarray(total, dtype=float).reshape(-1)
+    tot = np.broadcast_to(tot, (width,))
+    tot_ok = np.broadcast_to(np.asarray(total_ok, dtype=bool).reshape(-1), (width,))
+    out = [o.copy() for o in o2]
+    for j in range(width):
+        cc = np.concatenate([c[:, j] for c in c2] + ([[tot[j]]] if with_total else [])).astype(np.int64)
+        hid = np.concatenate([~o[:, j] for o in o2] + ([[not tot_ok[j]]] if with_total else []))
+        hid = protect_lines(keys, cc, hid)
+        i0 = 0
+        for o in out:
+            o[:, j] = ~hid[i0:i0 + len(o)]
+            i0 += len(o)
+    return [o.reshape(np.asarray(ok[i]).shape) for i, o in enumerate(out)]
+
+
+def _get(row: Mapping, field: Any) -> Any:
+    if isinstance(field, tuple):
+        return (row.get(field[0]) or {}).get(field[1])
+    return row.get(field)
+
+
+def _clear(row: dict, field: Any) -> None:
+    if isinstance(field, tuple):
+        if isinstance(row.get(field[0]), dict) and field[1] in row[field[0]]:
+            row[field[0]][field[1]] = None
+    elif field in row:
+        row[field] = None
+
+
+def sizes_published(groupings: Sequence[Grouping], t: int) -> list[np.ndarray]:
+    """Per grouping, (G,) bool: may the group's size be published?
+
+    At least ``t`` people, and no size follows from a total minus its
+    published sub-groups (:func:`protect_groupings`, the population being
+    published).  A group whose size is hidden has its whole row suppressed.
+    """
+    if not groupings:
+        return []
+    counts = [np.asarray(g.counts, dtype=np.int64) for g in groupings]
+    return protect_groupings(groupings, counts, [c >= t for c in counts], total=int(counts[0].sum()),
+                             total_ok=True)
+
+
+def protect_table(groupings: Sequence[Grouping], parts: Sequence, ok: Sequence, sizes: Sequence,
+                  total_parts: Any = None, total_size: Any = None) -> list[np.ndarray]:
+    """:func:`protect_groupings` for a partition of each group (bins of a histogram, bands): (G, B) parts.
+
+    The part is one more coordinate of the table, whose wildcard is the
+    group's size (``sizes[i]``, taken as published: the conservative choice).
+    ``total_parts`` (B,) are the overall parts (published), ``total_size``
+    the population.  Returns the new (G, B) ``ok`` masks.
+    """
+    attrs: list[str] = []
+    for g in groupings:
+        attrs.extend(a for a in g.attributes if a not in attrs)
+    gkeys, blocks = [], []
+    for i, g in enumerate(groupings):
+        pos = {a: j for j, a in enumerate(g.attributes)}
+        gkeys.append([tuple(v[pos[a]] if a in pos else _ANY for a in attrs) for v in g.values])
+        blocks.append((np.asarray(parts[i], dtype=np.int64), ~np.asarray(ok[i], dtype=bool),
+                       np.asarray(sizes[i], dtype=np.int64)))
+    if total_parts is not None:
+        gkeys.append([tuple(_ANY for _ in attrs)])
+        tp = np.asarray(total_parts, dtype=np.int64)[None, :]
+        blocks.append((tp, np.zeros(tp.shape, dtype=bool), np.array([int(total_size or tp.sum())])))
+    keys, cn, hid, where = [], [], [], []
+    for i, (ks, (p, h, sz)) in enumerate(zip(gkeys, blocks, strict=True)):
+        for k, gk in enumerate(ks):
+            for b in range(p.shape[1]):
+                keys.append((b,) + gk)
+                cn.append(int(p[k, b]))
+                hid.append(bool(h[k, b]))
+                where.append((i, k, b))
+            keys.append((_ANY,) + gk)
+            cn.append(int(sz[k]))
+            hid.append(False)
+            where.append((i, k, -1))
+    hid = protect_lines(keys, np.array(cn), np.array(hid))
+    out = [np.array(ok[i], dtype=bool, copy=True) for i in range(len(groupings))]
+    for (i, k, b), h in zip(where, hid, strict=True):
+        if b >= 0 and i < len(out):
+            out[i][k, b] = not h
+    return out
+
+
+def protect_rows(groupings: Sequence[Grouping], rows: Sequence[dict], counts: Sequence, fields: Sequence,
+                 total: Any = None) -> None:
+    """Apply :func:`protect_groupings` to one count already laid out in rows (one row per group, in place).
+
+    ``rows`` hold ``n_groups`` rows per grouping in order; ``counts[i]`` is
+    the (G,) count of grouping ``i``; ``fields`` name where the count and
+    everything derived from it is published (a key, or ``(key, tier)``).  A
+    count is hidden when its row has no ``n`` or its first field is None;
+    newly hidden counts have every field cleared and the row marked suppressed.
+    """
+    by_group = split_rows(rows, groupings)
+    ok = [np.array([r.get("n") is not None and _get(r, fields[0]) is not None for r in rs], dtype=bool)
+          for rs in by_group]
+    new = protect_groupings(groupings, [np.asarray(c, dtype=np.int64) for c in counts], ok,
+                            total=total, total_ok=total is not None)
+    for rs, before, after in zip(by_group, ok, new, strict=True):
+        for r, b, a in zip(rs, before, after, strict=True):
+            if b and not a:
+                for f in fields:
+                    _clear(r, f)
+                r["suppressed"] = True
+
+
 def total_reveals(parts, hidden, t: int) -> bool:
     """Would publishing the total of ``parts`` give back a hidden part?
 
@@ -269,10 +416,11 @@ def tier_map(tiers: Sequence, values: Iterable) -> dict:
     return {t.name: v for t, v in zip(tiers, values, strict=True)}
 
 
-def quantile_map(row: np.ndarray) -> dict | None:
+def quantile_map(row: np.ndarray, digits: int = 4) -> dict | None:
+    """Quantiles by key; score quantiles use ``digits=1`` (no individual's exact score is published)."""
     if row is None or not np.isfinite(row).all():
         return None
-    return {k: fnum(v, 4) for k, v in zip(QUANTILE_KEYS, row, strict=True)}
+    return {k: fnum(v, digits) for k, v in zip(QUANTILE_KEYS, row, strict=True)}
 
 
 def jsonable(obj: Any) -> Any:

@@ -22,8 +22,11 @@ from audit.contagion._common import (
     group_id,
     group_quantiles,
     protect_partition,
+    protect_rows,
+    protect_table,
     quantile_map,
     share,
+    sizes_published,
     small,
     split_rows,
     total_reveals,
@@ -157,13 +160,15 @@ class GraphStatistics(Section):
     def group_rows(self) -> list[dict]:
         t, m = self.disclosure_threshold, self.min_group_size
         out = []
-        for s, q, hist in zip(self.by_grouping, self.degree_quantiles, self.degree_histogram, strict=True):
+        size_ok = sizes_published([s.grouping for s in self.by_grouping], t)
+        for i, (s, q, hist) in enumerate(zip(self.by_grouping, self.degree_quantiles, self.degree_histogram,
+                                             strict=True)):
             g = s.grouping
             total = max(int(s.counts.sum()), 1)
             for k in range(g.n_groups):
                 n = int(s.counts[k])
                 row = group_id(g, k)
-                if n < t:
+                if not size_ok[i][k]:
                     row.update({"n": None, "suppressed": True})
                     out.append(row)
                     continue
@@ -189,7 +194,58 @@ class GraphStatistics(Section):
                     "suppressed": suppressed,
                 })
                 out.append(row)
+        self._protect(out)
         return out
+
+    def _protect(self, rows: list[dict]) -> None:
+        """No group count may follow from a total minus its published sub-groups (or the group's other bins).
+
+        Isolates, people in the giant component, tie-ends and same-group
+        tie-ends go through :func:`~audit.contagion._common.protect_rows`; the
+        degree histogram through :func:`~audit.contagion._common.protect_table`
+        (bin "0" is the isolates count: hidden in one place, hidden in both).
+        """
+        gs = [s.grouping for s in self.by_grouping]
+        if not gs:
+            return
+        stats = self.by_grouping
+        for _ in range(20):
+            by = split_rows(rows, gs)
+            before = [[(r.get("isolates"), tuple((r.get("degree_histogram") or {}).values())) for r in rs]
+                      for rs in by]
+            protect_rows(gs, rows, [s.isolates for s in stats], ["isolates", "isolate_share"], total=self.n_isolates)
+            hists = [np.array([np.asarray(h, dtype=np.int64) for h in hist]).reshape(len(s.counts), -1)
+                     for s, hist in zip(stats, self.degree_histogram, strict=True)]
+            ok = []
+            for rs in by:
+                o = np.zeros((len(rs), len(DEGREE_LABELS)), dtype=bool)
+                for k, r in enumerate(rs):
+                    if r.get("n") is not None:
+                        dh = r.get("degree_histogram") or {}
+                        o[k] = [dh.get(lab) is not None for lab in DEGREE_LABELS]
+                        o[k, 0] &= r.get("isolates") is not None
+                ok.append(o)
+            new = protect_table(gs, hists, ok, [s.counts for s in stats],
+                                total_parts=np.sum(hists[0], axis=0), total_size=self.n_nodes)
+            for rs, o in zip(by, new, strict=True):
+                for k, r in enumerate(rs):
+                    if r.get("n") is None:
+                        continue
+                    for b, lab in enumerate(DEGREE_LABELS):
+                        if not o[k, b] and r["degree_histogram"].get(lab) is not None:
+                            r["degree_histogram"][lab] = None
+                            r["suppressed"] = True
+                    if not o[k, 0] and r.get("isolates") is not None:
+                        r.update({"isolates": None, "isolate_share": None, "suppressed": True})
+            after = [[(r.get("isolates"), tuple((r.get("degree_histogram") or {}).values())) for r in rs]
+                     for rs in split_rows(rows, gs)]
+            if after == before:
+                break
+        protect_rows(gs, rows, [s.in_giant for s in stats], ["giant_component_share"], total=self.giant_size)
+        protect_rows(gs, rows, [np.rint(np.asarray(s.degree_sum, dtype=float)) for s in stats], ["mean_degree"],
+                     total=2 * int(self.n_edges))
+        protect_rows(gs, rows, [np.rint(np.asarray(s.same, dtype=float)) for s in stats],
+                     ["same_group_tie_share", "cross_group_tie_share", "coleman_index"])
 
     def to_dict(self) -> dict:
         t = self.disclosure_threshold

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable
+from audit._privacy import cell_publishable, protect_lines
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,
@@ -22,10 +22,12 @@ from audit.contagion._common import (
     group_id,
     group_quantiles,
     group_sums,
+    protect_groupings,
     protect_partition,
     quantile_map,
     rng_for,
     share,
+    sizes_published,
     split_rows,
     total_reveals,
     value_order,
@@ -70,17 +72,15 @@ class Spillover(Section):
     def groups(self) -> list[dict]:
         t, m = self.disclosure_threshold, self.min_group_size
         out = []
+        oks = self._protected_oks()
+        size_ok = sizes_published(self.groupings, t)
         for i, g in enumerate(self.groupings):
             counts = self.counts[i]
-            # Every share is a cell "k of n" of the group: published only when neither k nor n - k is small.
-            ok = {name: cells_publishable(counts, arr, t) for name, arr in (
-                ("guilt", self.guilt[i]), ("lifted", self.lifted[i]), ("own", self.own_hits[i]),
-                ("final", self.final_hits[i]), ("down", self.pulled_down[i]), ("up", self.pulled_up[i]))}
-            ok["guilt"], ok["lifted"] = _linked(ok["own"], ok["final"], ok["guilt"], ok["lifted"])
+            ok = oks[i]
             for k in range(g.n_groups):
                 n = int(counts[k])
                 row = group_id(g, k)
-                if n < t:
+                if not size_ok[i][k]:
                     row.update({"n": None, "mean_own_score": None, "mean_final_score": None, "mean_shift": None,
                                 "suppressed": True})
                     out.append(row)
@@ -96,10 +96,10 @@ class Spillover(Section):
                 down, up = self.pulled_down[i][k], self.pulled_up[i][k]
                 row.update({
                     "n": n,
-                    "mean_own_score": fnum(mo) if dist else None,
-                    "mean_final_score": fnum(mf) if dist else None,
-                    "mean_shift": fnum(mf - mo) if dist else None,
-                    "shift_quantiles": quantile_map(self.shift_quantiles[i][k]) if dist else None,
+                    "mean_own_score": fnum(mo, 1) if dist else None,
+                    "mean_final_score": fnum(mf, 1) if dist else None,
+                    "mean_shift": fnum(mf - mo, 1) if dist else None,
+                    "shift_quantiles": quantile_map(self.shift_quantiles[i][k], 1) if dist else None,
                     "share_pulled_down": fnum(down / n) if ok["down"][k, 0] else None,
                     "share_pulled_up": fnum(up / n) if ok["up"][k, 0] else None,
                     "guilt_by_association": shares("guilt", guilt),
@@ -112,6 +112,45 @@ class Spillover(Section):
                 })
                 out.append(row)
         return out
+
+    def _arrays(self, i: int) -> dict:
+        return {"guilt": self.guilt[i], "lifted": self.lifted[i], "own": self.own_hits[i],
+                "final": self.final_hits[i], "down": self.pulled_down[i], "up": self.pulled_up[i]}
+
+    def _protected_oks(self) -> list[dict]:
+        """Per grouping, the publishable cells of every count, after cell, identity and line suppression.
+
+        Every share is a cell "k of n" of the group: published only when
+        neither k nor n - k is small.  Then no count may follow from a group
+        total minus its published sub-groups (:func:`protect_groupings`), nor
+        from the identity ``final = own - guilt + lifted``; repeated until stable.
+        """
+        t = self.disclosure_threshold
+        oks = []
+        size_ok = sizes_published(self.groupings, t)
+        for i in range(len(self.groupings)):
+            counts = np.asarray(self.counts[i])
+            ok = {name: cells_publishable(counts, arr, t) & size_ok[i][:, None]
+                  for name, arr in self._arrays(i).items()}
+            oks.append(ok)
+        if not oks:
+            return oks
+        for _ in range(20):
+            before = [{k: v.copy() for k, v in ok.items()} for ok in oks]
+            for i in range(len(oks)):
+                oks[i]["guilt"], oks[i]["lifted"] = _linked(oks[i]["own"], oks[i]["final"],
+                                                            oks[i]["guilt"], oks[i]["lifted"])
+            for name in oks[0]:
+                arrs = [np.asarray(self._arrays(i)[name]).reshape(len(self.counts[i]), -1)
+                        for i in range(len(oks))]
+                tot = arrs[0].sum(axis=0) if self.groupings[0].n_groups else None
+                new = protect_groupings(self.groupings, arrs, [ok[name] for ok in oks],
+                                        total=tot, total_ok=True)
+                for i in range(len(oks)):
+                    oks[i][name] = new[i]
+            if all(np.array_equal(a[k], b[k]) for a, b in zip(oks, before, strict=True) for k in a):
+                break
+        return oks
 
     def _overall(self, rows: list[dict]) -> dict:
         """Overall guilt / lifted by association, unless a grouping's hidden group counts would follow from them."""
@@ -203,9 +242,9 @@ def _spillover(prep: Prepared, *, min_group_size: int, disclosure_threshold: int
     gsum, lsum = guilt.sum(axis=0).astype(np.int64), lifted.sum(axis=0).astype(np.int64)
     overall = {
         "n": n,
-        "mean_own_score": fnum(own.mean()) if dist_ok(n, t, min_group_size) else None,
-        "mean_final_score": fnum(final.mean()) if dist_ok(n, t, min_group_size) else None,
-        "mean_absolute_shift": fnum(np.abs(shift).mean()) if dist_ok(n, t, min_group_size) else None,
+        "mean_own_score": fnum(own.mean(), 1) if dist_ok(n, t, min_group_size) else None,
+        "mean_final_score": fnum(final.mean(), 1) if dist_ok(n, t, min_group_size) else None,
+        "mean_absolute_shift": fnum(np.abs(shift).mean(), 1) if dist_ok(n, t, min_group_size) else None,
     }
     return Spillover(
         tiers=tiers, groupings=prep.groupings, counts=tuple(res["counts"]), mean_own=tuple(res["mean_own"]),
@@ -305,7 +344,8 @@ class Shock(Section):
     name: str = field(default="shock", init=False)
 
     def _band_rows(self, counts: np.ndarray, fell: np.ndarray, change: np.ndarray,
-                   extra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[list[dict], np.ndarray, np.ndarray]:
+                   extra: tuple[np.ndarray, np.ndarray] | None = None,
+                   masks: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[list[dict], np.ndarray, np.ndarray]:
         """Rows for the five bands and "all others" of one population (everyone, or one group).
 
         The bands partition a published total, and "all others" is the sum of
@@ -322,6 +362,14 @@ class Shock(Section):
         counts = np.asarray(counts, dtype=np.int64)
         fell = np.asarray(fell, dtype=np.int64).reshape(len(BANDS), -1)
         T = fell.shape[1]
+        if masks is not None:
+            hn, hf = masks
+            n_all, fell_all = int(counts[1:].sum()), fell[1:].sum(axis=0)
+            rows = [self._band_row(b, int(counts[i]), fell[i], float(change[i]), bool(hn[i]), hf[i], m)
+                    for i, b in enumerate(BANDS)]
+            rows.append(self._band_row("all others", n_all, fell_all, float(np.sum(change[1:])), bool(hn[-1]),
+                                       hf[-1], m))
+            return rows, hn, hf
         extra_n, extra_f = (np.zeros(len(BANDS) + 1, dtype=bool), np.zeros((len(BANDS) + 1, T), dtype=bool)) \
             if extra is None else extra
         total = int(counts.sum())
@@ -357,28 +405,114 @@ class Shock(Section):
             "fell": {tn: (None if h else int(c)) for tn, c, h in zip(self.tiers, fell, hide_fell, strict=True)},
             "fell_share": {tn: (None if h else fnum(c / n))
                            for tn, c, h in zip(self.tiers, fell, hide_fell, strict=True)},
-            "mean_score_change": fnum(change / n) if dist else None,
+            "mean_score_change": fnum(change / n, 1) if dist else None,
             "suppressed": bool(hide_fell.any() or not dist),
         }
 
-    def _groups_and_masks(self) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
-        """Rows by group, and per grouping the hidden band sizes (G, 6) and "fell" counts (G, 6, T)."""
+    def _initial_masks(self) -> tuple[tuple[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+        """Cell rule and band partitions: hidden band sizes (6,) / (G, 6) and "fell" counts (6, T) / (G, 6, T)."""
         t = self.disclosure_threshold
         T = len(self.tiers)
-        out, masks = [], []
+        masks = []
+        size_ok = sizes_published(self.groupings, t)
         for i, g in enumerate(self.groupings):
             hn = np.ones((g.n_groups, len(BANDS) + 1), dtype=bool)
             hf = np.ones((g.n_groups, len(BANDS) + 1, T), dtype=bool)
             for k in range(g.n_groups):
-                size = int(g.counts[k])
+                if not size_ok[i][k]:
+                    continue
+                c, f, ch = self.group_counts[i][k], self.group_fell[i][k], self.group_change[i][k]
+                _, hn[k], hf[k] = self._band_rows(c, f, ch)
+            masks.append((hn, hf))
+        _, hn0, hf0 = self._band_rows(self.band_counts, self.band_fell, self.band_change)
+        return (hn0, hf0), masks
+
+    def _final_masks(self) -> tuple[tuple[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+        """The masks after secondary suppression across bands, groups and groupings.
+
+        Every band size and "fell" count is a cell of a table with one
+        coordinate per attribute and one for the band (seeds, or bands 1, 2,
+        3+ and unreachable, whose total is "all others"); marginal cells (a
+        single attribute's groups, everyone, a group's size, "all others")
+        carry a wildcard.  :func:`audit._privacy.protect_lines` then hides
+        cells until no line (a total and its parts) has exactly one hidden
+        count, so nothing follows by subtraction (the attack "group total
+        minus its published sub-groups", or "group minus its other bands").
+        """
+        (hn0, hf0), masks = self._initial_masks()
+        size_ok = sizes_published(self.groupings, self.disclosure_threshold)
+        T = len(self.tiers)
+        attrs: list[str] = []
+        for g in self.groupings:
+            attrs.extend(a for a in g.attributes if a not in attrs)
+        any_ = "\x00*"
+        gkeys = []
+        for g in self.groupings:
+            pos = {a: j for j, a in enumerate(g.attributes)}
+            gkeys.append([tuple(v[pos[a]] if a in pos else any_ for a in attrs) for v in g.values])
+        gkeys.append([tuple(any_ for _ in attrs)])
+        # band coordinates of the six columns: seeds, 1, 2, 3+, unreachable, all others
+        bkeys = [("S", any_), ("O", "1"), ("O", "2"), ("O", "3+"), ("O", "u"), ("O", any_)]
+        counts = [self._with_all_others(np.asarray(c, dtype=np.int64)) for c in self.group_counts]
+        counts.append(self._with_all_others(np.asarray(self.band_counts, dtype=np.int64)[None, :]))
+        fell = [self._with_all_others(np.asarray(f, dtype=np.int64).reshape(len(c), len(BANDS), T))
+                for f, c in zip(self.group_fell, self.group_counts, strict=True)]
+        fell.append(self._with_all_others(np.asarray(self.band_fell, dtype=np.int64).reshape(1, len(BANDS), T)))
+        hns = [m[0] for m in masks] + [hn0[None, :]]
+        hfs = [m[1] for m in masks] + [hf0[None, :]]
+        sizes = [np.asarray(g.counts, dtype=np.int64) for g in self.groupings] + [np.array([int(self.n)])]
+        keys, cn, hid, where = [], [], [], []
+        for i, ks in enumerate(gkeys):
+            for k, gk in enumerate(ks):
+                for b, bk in enumerate(bkeys):
+                    keys.append(bk + gk)
+                    cn.append(int(counts[i][k, b]))
+                    hid.append(bool(hns[i][k, b]))
+                    where.append((i, k, b))
+                # the group's size (seeds + all others)
+                keys.append((any_, any_) + gk)
+                cn.append(int(sizes[i][k]))
+                hid.append(bool(i < len(size_ok) and not size_ok[i][k]))
+                where.append((i, k, -1))
+        hid = protect_lines(keys, np.array(cn), np.array(hid))
+        for (i, k, b), h in zip(where, hid, strict=True):
+            if b >= 0:
+                hns[i][k, b] = h
+        for i in range(len(hns)):
+            hns[i][:, -1] |= hns[i][:, 0]       # "all others" = size - seeds
+            hns[i][:, 0] |= hns[i][:, -1]
+        for j in range(T):
+            fk, fc, fh, fw = [], [], [], []
+            for i, ks in enumerate(gkeys):
+                for k, gk in enumerate(ks):
+                    for b, bk in enumerate(bkeys):
+                        fk.append(bk + gk)
+                        fc.append(int(fell[i][k, b, j]))
+                        fh.append(bool(hfs[i][k, b, j] or hns[i][k, b]))
+                        fw.append((i, k, b))
+            fh = protect_lines(fk, np.array(fc), np.array(fh))
+            for (i, k, b), h in zip(fw, fh, strict=True):
+                if b >= 0:
+                    hfs[i][k, b, j] = h
+        out = [(hns[i], hfs[i]) for i in range(len(masks))]
+        return (hns[-1][0], hfs[-1][0]), out
+
+    def _groups_and_masks(self) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
+        """Rows by group, and per grouping the hidden band sizes (G, 6) and "fell" counts (G, 6, T)."""
+        t = self.disclosure_threshold
+        out = []
+        _, masks = self._final_masks()
+        size_ok = sizes_published(self.groupings, t)
+        for i, g in enumerate(self.groupings):
+            hn, hf = masks[i]
+            for k in range(g.n_groups):
                 base = group_id(g, k)
-                if size < t:
+                if not size_ok[i][k]:
                     out.append({**base, "hops": "all", "n": None, "suppressed": True})
                     continue
                 c, f, ch = self.group_counts[i][k], self.group_fell[i][k], self.group_change[i][k]
-                rows, hn[k], hf[k] = self._band_rows(c, f, ch)
+                rows, _, _ = self._band_rows(c, f, ch, masks=(hn[k], hf[k]))
                 out.extend({**base, **row} for row in rows)
-            masks.append((hn, hf))
         return out, masks
 
     def _with_all_others(self, arr: np.ndarray) -> np.ndarray:
@@ -386,21 +520,9 @@ class Shock(Section):
         return np.concatenate([arr, arr[:, 1:].sum(axis=1, keepdims=True)], axis=1)
 
     def by_distance(self, masks: list | None = None) -> list[dict]:
-        """Rows by hop band; a band figure is hidden when it would give back a group's hidden one."""
-        if masks is None:
-            masks = self._groups_and_masks()[1]
-        T = len(self.tiers)
-        extra_n = np.zeros(len(BANDS) + 1, dtype=bool)
-        extra_f = np.zeros((len(BANDS) + 1, T), dtype=bool)
-        t = self.disclosure_threshold
-        for i, (hn, hf) in enumerate(masks):
-            counts = self._with_all_others(np.asarray(self.group_counts[i]))
-            fell = self._with_all_others(np.asarray(self.group_fell[i]).reshape(len(counts), len(BANDS), T))
-            for b in range(len(BANDS) + 1):
-                extra_n[b] |= total_reveals(counts[:, b], hn[:, b], t)
-                for j in range(T):
-                    extra_f[b, j] |= total_reveals(fell[:, b, j], hf[:, b, j], t)
-        return self._band_rows(self.band_counts, self.band_fell, self.band_change, (extra_n, extra_f))[0]
+        """Rows by hop band, with the masks of :meth:`_final_masks` (no group's hidden figure follows)."""
+        overall, _ = self._final_masks()
+        return self._band_rows(self.band_counts, self.band_fell, self.band_change, masks=overall)[0]
 
     def by_group(self) -> list[dict]:
         return self._groups_and_masks()[0]
@@ -590,7 +712,9 @@ def shock(
     >>> d = res.to_dict()
     >>> d["seeds"]["selection"], [r["hops"] for r in d["by_distance"]][:4]
     ('expression', ['seeds', '1', '2', '3+'])
-    >>> d["by_distance"][1]["mean_score_change"] < d["by_distance"][2]["mean_score_change"] < 0
+    >>> d["by_distance"][2]["mean_score_change"] < 0
+    True
+    >>> d["by_distance"][1]["n"] is None  # hidden: with the one person at 3+ hops, it would give that count back
     True
     """
     prep = prepare(rule, people, graph, groupings, tolerance=tolerance, method=method)

@@ -24,9 +24,12 @@ from audit.contagion._common import (
     group_id,
     group_rates,
     impact_ratios_and_refs,
+    protect_rows,
     ratios_publishable,
     rng_for,
     share,
+    sizes_published,
+    split_rows,
     total_reveals,
 )
 from audit.contagion._core import Components, components, entry_rows, filter_entries, upper_ties
@@ -131,15 +134,55 @@ class Unfriending(Section):
     reason: str | None = None
     name: str = field(default="unfriending", init=False)
 
+    def _protect_round(self, r: Round, groups: list[dict]) -> None:
+        """No group count of the round may follow from a total minus its published sub-groups.
+
+        Attainment per tier, tie-ends lost, isolates, people in the giant
+        component, tie-ends and same-group tie-ends go through
+        :func:`~audit.contagion._common.protect_rows`; an impact ratio is
+        hidden with its cell, and every ratio of a tier with the most
+        favoured group's cell.
+        """
+        gs = [s.grouping for s in r.stats]
+        if not gs:
+            return
+        att = [np.where(self.flags[None, :], h, np.asarray(s.counts)[:, None] - h)
+               for s, h in zip(r.stats, r.hits, strict=True)]
+        for j, tn in enumerate(self.tiers):
+            hits_total = int(att[0][:, j].sum()) if gs[0].n_groups else None
+            protect_rows(gs, groups, [a[:, j] for a in att], [("tier_attainment", tn), ("impact_ratio", tn)],
+                         total=hits_total)
+        protect_rows(gs, groups, list(r.ties_lost), ["ties_lost", "ties_lost_per_person"],
+                     total=2 * int(r.ties_removed))
+        protect_rows(gs, groups, [s.isolates for s in r.stats], ["isolates", "isolate_share"], total=r.n_isolates)
+        protect_rows(gs, groups, [s.in_giant for s in r.stats], ["giant_component_share"],
+                     total=r.comps.giant_size)
+        protect_rows(gs, groups, [np.rint(np.asarray(s.degree_sum, dtype=float)) for s in r.stats],
+                     ["mean_degree"], total=2 * int(r.edges))
+        protect_rows(gs, groups, [np.rint(np.asarray(s.same, dtype=float)) for s in r.stats],
+                     ["cross_group_tie_share", "coleman_index"])
+        refs = r.refs or (None,) * len(r.stats)
+        for s, rs, hits, ref in zip(r.stats, split_rows(groups, gs), r.hits, refs, strict=True):
+            if ref is None:
+                ref = most_favoured(s.counts, hits, self.min_group_size)
+            for j, tn in enumerate(self.tiers):
+                rj = int(ref[j])
+                if rj >= 0 and _pub(rs[rj], "tier_attainment", tn) is None:
+                    for x in rs:
+                        if isinstance(x.get("impact_ratio"), dict):
+                            x["impact_ratio"][tn] = None
+                            x["suppressed"] = True
+
     def _round_dict(self, r: Round) -> dict:
         t, m = self.disclosure_threshold, self.min_group_size
         n = int(len(r.comps.labels))
         groups = []
         refs = r.refs or (None,) * len(r.stats)
         reveals = False     # would the round's totals give back a hidden group count?
-        for s, lost, hits, ratios, ref in zip(r.stats, r.ties_lost, r.hits, r.ratios, refs, strict=True):
+        size_ok = sizes_published([s.grouping for s in r.stats], t)
+        for i, (s, lost, hits, ratios, ref) in enumerate(zip(r.stats, r.ties_lost, r.hits, r.ratios, refs,
+                                                             strict=True)):
             g = s.grouping
-            first = len(groups)
             counts = s.counts
             if ref is None:
                 ref = most_favoured(counts, hits, m)
@@ -149,7 +192,7 @@ class Unfriending(Section):
             for k in range(g.n_groups):
                 size = int(counts[k])
                 row = group_id(g, k)
-                if size < t:
+                if not size_ok[i][k]:
                     row.update({"n": None, "suppressed": True})
                     groups.append(row)
                     continue
@@ -180,7 +223,8 @@ class Unfriending(Section):
                                        or not ratio_ok[k].all()),
                 })
                 groups.append(row)
-            mine = groups[first:]
+        self._protect_round(r, groups)
+        for s, mine in zip(r.stats, split_rows(groups, [s.grouping for s in r.stats]), strict=True):
             reveals |= total_reveals(s.isolates, [x.get("isolates") is None for x in mine], t)
             reveals |= total_reveals(s.in_giant, [x.get("giant_component_share") is None for x in mine], t)
         # Ties in the whole graph are not a group's count (and consecutive rounds give ties_removed anyway).
@@ -303,6 +347,10 @@ def _simulate(prep: Prepared, no_real: np.ndarray, *, rounds: int, compliance: f
         yield _Step(r, adj, rows, scores, decision, n_removed // 2, deg_before - np.diff(adj.indptr), info)
 
 
+def _pub(row: dict, key: str, tier: str):
+    return (row.get(key) or {}).get(tier) if row.get("n") is not None else None
+
+
 def _sensitivity_scenario(prep: Prepared, label: str, compliance: float, margin: float, adj, this_run: bool,
                           t: int, rounds: int) -> dict:
     """Final-round share of ties kept and share of people without friends, overall and per single attribute."""
@@ -313,6 +361,7 @@ def _sensitivity_scenario(prep: Prepared, label: str, compliance: float, margin:
     iso = int((deg == 0).sum())
     groups = []
     reveals = False     # would the overall share give back a hidden group count?
+    size_ok = dict(zip([g.key for g in prep.groupings], sizes_published(prep.groupings, t), strict=True))
     for g in prep.groupings:
         single = len(g.attributes) == 1
         if not (single or this_run):    # this run's intersections are published in its last round
@@ -331,7 +380,7 @@ def _sensitivity_scenario(prep: Prepared, label: str, compliance: float, margin:
         for k in range(G):
             size = int(counts[k])
             row = group_id(g, k)
-            if size < t:
+            if not size_ok[g.key][k]:
                 row.update({"n": None, "suppressed": True})
                 groups.append(row)
                 continue
