@@ -12,6 +12,7 @@ import pandas as pd
 
 from audit._privacy import cell_publishable, is_small
 from audit.groups import json_value
+from audit.impact._secondary import secondary_masks
 from audit.impact._stats import wilson_interval
 from audit.rules import Tier
 
@@ -23,6 +24,9 @@ _PLOT_DIGITS = 4
 #: Published thresholds (curve points, range endpoints, calibration bin bounds) are
 #: rounded to this many decimal places, so that none is an individual's exact score.
 CUT_DIGITS = 1
+#: Published score statistics (group means, sd, medians, quantiles, calibration bin means) are
+#: rounded to this many decimal places, so that no individual's exact score appears.
+STAT_DIGITS = 1
 
 
 def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int, n_comparisons: int,
@@ -93,8 +97,19 @@ def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int
             f"{disclosure_threshold} people of the whole population on each side of it and, for a curve point or "
             "range, with the cells of the groups concerned and of the most favoured group publishable at it; shown "
             f"thresholds are rounded to {CUT_DIGITS} decimal place, and the lowest and highest scores are never shown. "
-            "Suppression is cell by cell: differences between nested tiers or between a group and its sub-groups "
-            "are not protected. Multiple-testing corrections run over every comparison, suppressed or not, so "
+            "Secondary suppression: every group of every grouping is a cell of one table over all the audited "
+            "attributes, and cells that share all coordinates but one form a line adding up to a published total "
+            "(a single attribute's groups to the population, an intersection's groups to a group of a smaller "
+            "grouping); wherever a line has exactly one hidden cell, its smallest published cell is hidden too, "
+            "until no line has exactly one, so no hidden count comes back by subtraction. This is done for group "
+            "sizes, then per tier for the counts attaining it (a hidden size hides everything about the group, "
+            "its rates included); for label metrics a group's row (labelled, positives, negatives, TP, FP, FN, "
+            "TN) is one unit, hidden whole if any count in it is, and protected across groups per count; for "
+            "calibration per bin across groups and across a group's bins. Findings resting on a cell hidden this "
+            "way are listed like any other suppressed finding. Differences between nested tiers (and curve "
+            "points) are not protected. "
+            f"Group means, standard deviations, medians, quantiles and calibration bin mean scores are rounded "
+            f"to {STAT_DIGITS} decimal place, so that none is an individual's exact score. Multiple-testing corrections run over every comparison, suppressed or not, so "
             "suppression never changes a published q-value."),
         "distributions": (
             f"Per group of at least {min_group_size} people (smaller groups: none): mean, standard deviation, "
@@ -160,6 +175,11 @@ def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
 def _small(k, thr: int) -> np.ndarray:
     """:func:`audit._privacy.is_small`, always as an array."""
     return np.asarray(is_small(k, thr), dtype=bool)
+
+
+def _round_stat(x):
+    """Published score statistics (means, sd, quantiles) are rounded to ``STAT_DIGITS`` places."""
+    return np.round(np.asarray(x, dtype=float), STAT_DIGITS)
 
 
 def _round_cut(x):
@@ -246,14 +266,17 @@ class ImpactResult:
                                                  ("groups", "dist", "rates", "err", "cal", "curve", "ranges")}
         infos = []
         pushed = []
-        for fam, (mf, rf) in zip(families, comparisons, strict=True):
+        masks = secondary_masks(families, T, thr)
+        for fam, (mf, rf), mask in zip(families, comparisons, masks, strict=True):
             gr = fam.grouping
             G = gr.n_groups
             key = gr.key
             names = [gr.name(k) for k in range(G)]
             labels = [gr.label(k) for k in range(G)]
             counts = fam.counts
-            n_ok = ~np.asarray(is_small(counts, thr), dtype=bool)
+            # Primary and secondary suppression (see audit.impact._secondary): no hidden
+            # count comes back by subtracting published cells from a published total.
+            n_ok = ~mask["n"]
             small = counts < min_group_size
             total = counts.sum()
             info = {"key": key, "attributes": list(gr.attributes), "labels": labels,
@@ -273,11 +296,12 @@ class ImpactResult:
             d = fam.dist
             dist_ok = n_ok & (counts > 0) & ~small
             cmp_ok = dist_ok & (fam.ref >= 0) & bool(fam.ref >= 0 and dist_ok[fam.ref])
+            # Score statistics are rounded so that no one's exact score is published.
             dist = {"grouping": key, "group": names, "code": np.arange(G), "n": _nullable_int(counts, n_ok),
-                    "mean": _masked(d["mean"], dist_ok), "sd": _masked(d["sd"], dist_ok)}
+                    "mean": _masked(_round_stat(d["mean"]), dist_ok), "sd": _masked(_round_stat(d["sd"]), dist_ok)}
             for j, q in enumerate(quantiles):
-                dist[f"q{round(100 * q):02d}"] = _masked(d["quantiles"][:, j], dist_ok)
-            dist["median"] = _masked(d["quantiles"][:, list(quantiles).index(0.5)], dist_ok)
+                dist[f"q{round(100 * q):02d}"] = _masked(_round_stat(d["quantiles"][:, j]), dist_ok)
+            dist["median"] = _masked(_round_stat(d["quantiles"][:, list(quantiles).index(0.5)]), dist_ok)
             dist["reference"] = ref_name
             for k in ("smd", "ks", "auc"):
                 dist[k] = _masked(d[k], cmp_ok)
@@ -286,7 +310,7 @@ class ImpactResult:
 
             # ---- rates: one row per (group, tier), group-major
             hits = fam.hits
-            cell_ok = np.asarray(cell_publishable(hits, counts[:, None], thr), dtype=bool).reshape(G, T)
+            cell_ok = ~mask["hits"]
             with np.errstate(invalid="ignore", divide="ignore"):
                 sel = hits / counts[:, None]
                 fav_rate = fam.fav_hits / counts[:, None]
@@ -401,14 +425,16 @@ class ImpactResult:
                 lab = pos + neg
                 # All four label cells publishable: then FPR (fp of fp + tn), FNR (fn of
                 # fn + tp) and PPV (tp of tp + fp) are publishable cells too.
-                all_ok = ~(_small(tp, thr) | _small(fp, thr) | _small(fn, thr) | _small(tn, thr))
+                # A group's label row is one unit: any hidden count hides them all.
+                all_ok = ~mask["label_row"]
+                grp_ok = np.broadcast_to(~mask["label_group"][:, None], tp.shape)
                 err = {"grouping": np.repeat(key, G * T), "group": np.repeat(names, T),
                        "code": np.repeat(np.arange(G), T),
                        "tier": np.tile(np.array(tier_names, dtype=object), G),
                        "tier_index": np.tile(np.arange(T), G),
-                       "labelled": _nullable_int(lab.ravel(), ~_small(lab, thr).ravel()),
-                       "positives": _nullable_int(pos.ravel(), ~_small(pos, thr).ravel()),
-                       "negatives": _nullable_int(neg.ravel(), ~_small(neg, thr).ravel())}
+                       "labelled": _nullable_int(lab.ravel(), grp_ok.ravel()),
+                       "positives": _nullable_int(pos.ravel(), grp_ok.ravel()),
+                       "negatives": _nullable_int(neg.ravel(), grp_ok.ravel())}
                 for name, arr in (("tp", tp), ("fp", fp), ("fn", fn), ("tn", tn)):
                     err[name] = _nullable_int(arr.ravel(), all_ok.ravel())
                 for name, num, den in (("fpr", fp, fp + tn), ("fnr", fn, fn + tp), ("ppv", tp, tp + fp)):
@@ -424,11 +450,11 @@ class ImpactResult:
                 c = fam.calibration
                 B = len(c["from"])
                 cn, ev = c["n"], c["events"]
-                ok = np.asarray(cell_publishable(ev, cn, thr), dtype=bool).reshape(G, B)
-                nk = ~_small(cn, thr)
+                ok = ~mask["cal_events"]
+                nk = ~mask["cal_n"]
                 with np.errstate(invalid="ignore", divide="ignore"):
                     rate = ev / cn
-                    mean_score = c["score_sum"] / cn
+                    mean_score = _round_stat(c["score_sum"] / cn)
                 rlo, rhi = wilson_interval(ev, cn, alpha=alpha)
                 # A bin bound is a cut of the score scale: shown (rounded) only with at
                 # least `thr` people of the population on each side of it.
@@ -458,7 +484,7 @@ class ImpactResult:
                 # cells publishable.  Thresholds are rounded to 1 decimal place (equal
                 # rounded values keep their first point).
                 t_ok = (fav_pop >= thr) & (unfav_pop >= thr)
-                pt_ok = np.asarray(cell_publishable(S, ng, thr), dtype=bool).reshape(S.shape)
+                pt_ok = np.asarray(cell_publishable(S, ng, thr), dtype=bool).reshape(S.shape) & n_ok[el][:, None]
                 env_ok = np.asarray(cell_publishable(mh, mn, thr), dtype=bool).reshape(mh.shape)
                 shown = pt_ok & env_ok & t_ok[None, :]
                 t_round = _round_cut(cv.thresholds[cv.grid])
