@@ -182,6 +182,30 @@ def _round_stat(x):
     return np.round(np.asarray(x, dtype=float), STAT_DIGITS)
 
 
+def _merge_touching(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Join ranges that touch or overlap once rounded (presentation only: 695.4–695.4 and 695.4–696.3)."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(pairs):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _merge_touching_ranges(ranges: list[dict]) -> list[dict]:
+    """As :func:`_merge_touching` for the grouping-level ranges; the groups below 0.8 are united."""
+    out: list[dict] = []
+    for r in sorted(ranges, key=lambda r: (r["from"], r["to"])):
+        if out and r["from"] <= out[-1]["to"]:
+            last = out[-1]
+            last["to"] = max(last["to"], r["to"])
+            last["groups"] = sorted(set(last["groups"]) | set(r["groups"]))
+        else:
+            out.append({"from": r["from"], "to": r["to"], "groups": list(r["groups"])})
+    return out
+
+
 def _round_cut(x):
     return np.round(np.asarray(x, dtype=float), CUT_DIGITS)
 
@@ -507,8 +531,9 @@ class ImpactResult:
                 ranges, group_ranges = cv.published_ranges(thr)
                 ranges = [{"from": float(_round_cut(r["from"])), "to": float(_round_cut(r["to"])),
                            "groups": r["groups"]} for r in ranges]
-                group_ranges = {k: [(float(_round_cut(a)), float(_round_cut(b))) for a, b in v]
+                group_ranges = {k: _merge_touching([(float(_round_cut(a)), float(_round_cut(b))) for a, b in v])
                                 for k, v in group_ranges.items()}
+                ranges = _merge_touching_ranges(ranges)
                 frames["ranges"].append(pd.DataFrame({
                     "grouping": [key] * len(ranges),
                     "from": [r["from"] for r in ranges], "to": [r["to"] for r in ranges],
