@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -410,10 +410,6 @@ def split_rows(rows: Sequence[dict], groupings: Sequence[Grouping]) -> list[list
 
 def group_id(grouping: Grouping, code: int) -> dict:
     return {"attributes": list(grouping.attributes), "group": grouping.label(code)}
-
-
-def tier_map(tiers: Sequence, values: Iterable) -> dict:
-    return {t.name: v for t, v in zip(tiers, values, strict=True)}
 
 
 def quantile_map(row: np.ndarray, digits: int = 4) -> dict | None:

@@ -256,11 +256,6 @@ class Prepared:
         """Own scores when term ``k``'s contribution is replaced by ``values`` (points tables)."""
         return self.clamp(self.R - self.C[:, k] + values)
 
-    def own_with(self, inp: Input, values) -> np.ndarray:
-        if inp.kind == "term":
-            return self.own_with_term(inp.terms[0], np.asarray(values, dtype=float))
-        return self.own_with_column(inp, values)
-
     def values(self, inp: Input) -> pd.Series:
         """The input's values: the column, or the term's contribution column."""
         if inp.kind == "term":

@@ -146,16 +146,6 @@ def _xlim(ax, values: Sequence[float], cuts: Sequence[dict], score_range=None) -
     ax.set_xlim(lo, hi)
 
 
-def _wrap(text: str, width: int = 14, lines: int = 3) -> str:
-    import textwrap
-
-    out = textwrap.wrap(str(text), width) or [""]
-    if len(out) > lines:
-        out = out[:lines]
-        out[-1] = out[-1][: width - 1] + "…"
-    return "\n".join(out)
-
-
 # --------------------------------------------------------------------------- scores / impact
 
 
@@ -323,24 +313,6 @@ def waterfall(steps: Sequence[tuple[str, float]], total_label: str, xlabel: str)
 # --------------------------------------------------------------------------- network
 
 
-def lines_by_group(x: Sequence, series: Sequence[tuple[str, Sequence]], xlabel: str, ylabel: str,
-                   hline: float | None = None, ylim=None) -> Figure:
-    fig, axes = _new(7.2, 3.0)
-    ax = axes[0, 0]
-    for i, (name, ys) in enumerate(series):
-        ax.plot(list(x)[: len(ys)], [float("nan") if v is None else v for v in ys], marker="o", markersize=3,
-                color=colour(i), linewidth=1.3, label=_short(name, 30))
-    if hline is not None:
-        ax.axhline(hline, color=LINE_COLOUR, linestyle="--", linewidth=1.0)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if len(series) > 1:
-        ax.legend(frameon=False, ncols=2)
-    return fig
-
-
 def quantile_boxes(rows: Sequence[tuple], xlabel: str, zero_line: bool = True) -> Figure:
     """Boxes from five quantiles (10, 25, 50, 75, 90) per row ``(label, quantiles[, colour index])``."""
     fig, axes = _new(7.2, 0.8 + 0.26 * len(rows))
@@ -360,24 +332,6 @@ def quantile_boxes(rows: Sequence[tuple], xlabel: str, zero_line: bool = True) -
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
-    return fig
-
-
-def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], xlabel: str,
-                 ylabel: str) -> Figure:
-    fig, axes = _new(7.2, 3.0)
-    ax = axes[0, 0]
-    width = 0.8 / max(len(series), 1)
-    for j, (name, ys) in enumerate(series):
-        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(categories))]
-        ax.bar(xs, [0.0 if v is None else v for v in ys], width=width * 0.95, color=colour(j),
-               label=_short(name, 30))
-    ax.set_xticks(range(len(categories)), [_short(c, 16) for c in categories])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(axis="x", visible=False)
-    if len(series) > 1:
-        ax.legend(frameon=False, ncols=2)
     return fig
 
 

@@ -103,5 +103,3 @@ def group_phrase(group: Mapping | None) -> str:
     return "people with " + " and ".join(f"{k}={v}" for k, v in group.items())
 
 
-def attrs_name(attributes) -> str:
-    return " & ".join(str(a) for a in (attributes or []))
