@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from audit._errors import AuditInputError
 
@@ -87,14 +88,13 @@ class Grouping:
         """Per-group sums of ``x`` (shape (n,) or (n, k)); people with code -1 are left out."""
         x = np.asarray(x, dtype=float)
         valid = self.codes >= 0
-        codes = self.codes[valid]
         if x.ndim == 1:
-            return np.bincount(codes, weights=x[valid], minlength=self.n_groups)
-        xv = x[valid]
-        return np.stack(
-            [np.bincount(codes, weights=xv[:, j], minlength=self.n_groups) for j in range(x.shape[1])],
-            axis=1,
-        ) if x.shape[1] else np.zeros((self.n_groups, 0))
+            return np.bincount(self.codes[valid], weights=x[valid], minlength=self.n_groups)
+        # All k columns in one sparse product with the (groups x people) indicator matrix.
+        rows = np.flatnonzero(valid)
+        indicator = sp.csr_array((np.ones(len(rows)), (self.codes[rows], rows)),
+                                 shape=(self.n_groups, len(self.codes)))
+        return np.asarray(indicator @ x).reshape(self.n_groups, x.shape[1])
 
     def means(self, x: np.ndarray) -> np.ndarray:
         """Per-group means of ``x``; NaN for empty groups."""

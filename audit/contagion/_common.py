@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from audit._errors import AuditInputError
 from audit._privacy import cell_publishable, is_small, protect_lines
@@ -158,14 +157,6 @@ def group_quantiles(codes: np.ndarray, values: np.ndarray, n_groups: int, eligib
         if len(seg):
             out[k] = np.quantile(seg, QUANTILES)
     return out
-
-
-def group_sums(grouping: Grouping, columns: np.ndarray) -> np.ndarray:
-    """Per-group sums of the columns of ``columns`` (n, K) in one sparse product (code -1 left out)."""
-    codes = grouping.codes
-    valid = np.flatnonzero(codes >= 0)
-    indicator = sp.csr_array((np.ones(len(valid)), (codes[valid], valid)), shape=(grouping.n_groups, len(codes)))
-    return np.asarray(indicator @ np.asarray(columns, dtype=np.float64))
 
 
 # ---------------------------------------------------------------------- JSON values with disclosure control

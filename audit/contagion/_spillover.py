@@ -21,7 +21,6 @@ from audit.contagion._common import (
     fnum,
     group_id,
     group_quantiles,
-    group_sums,
     protect_groupings,
     protect_partition,
     quantile_map,
@@ -223,7 +222,7 @@ def _spillover(prep: Prepared, *, min_group_size: int, disclosure_threshold: int
                                             "final_h", "guilt", "lifted")}
     for g in prep.groupings:
         counts = g.counts.astype(np.int64)
-        total = group_sums(g, stacked)
+        total = g.sums(stacked)
         sums = np.rint(total[:, :-2]).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             res["mean_own"].append(total[:, -2] / counts)

@@ -435,11 +435,7 @@ def _unfriending(prep: Prepared, people, *, rounds: int = DEFAULT_ROUNDS, compli
     for st in _simulate(prep, no_real, rounds=rounds, compliance=compliance, margin=margin,
                         rng=rng_for(seed, "unfriending"), steps=steps):
         adj, scores, decision = st.adj, st.scores, st.decision
-        lost = []
-        for g in prep.groupings:
-            valid = g.codes >= 0
-            lost.append(np.bincount(g.codes[valid], weights=st.lost_person[valid], minlength=g.n_groups)
-                        .astype(np.int64))
+        lost = [np.rint(g.sums(st.lost_person)).astype(np.int64) for g in prep.groupings]
         history.append(_round_stats(prep, st.index, adj, st.rows, scores, st.removed, st.solver, lost,
                                     min_group_size))
     sens = None
