@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["is_small", "cell_publishable", "protect_lines"]
+__all__ = ["cell_publishable", "is_small", "protect_lines", "published_count", "small_mask"]
 
 
 def _small(k, threshold: int) -> np.ndarray:
@@ -35,6 +35,17 @@ def is_small(k, threshold: int):
     """True where ``0 < k < threshold`` (scalars give a bool, arrays a bool array)."""
     out = _small(k, threshold)
     return bool(out) if out.ndim == 0 else out
+
+
+def small_mask(k, threshold: int) -> np.ndarray:
+    """:func:`is_small` as a boolean array, whatever the input's shape."""
+    return _small(k, threshold)
+
+
+def published_count(k, threshold: int) -> int | None:
+    """A count as published: None when it is small (1 to ``threshold - 1``), else the int."""
+    k = int(k)
+    return None if 0 < k < threshold else k
 
 
 def cell_publishable(k, n, threshold: int):

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from audit._errors import AuditInputError
 
-__all__ = ["Grouping", "build_groupings", "json_value"]
+__all__ = ["Grouping", "build_groupings", "json_float", "json_value"]
 
 
 def json_value(value: object) -> object:
@@ -34,6 +34,16 @@ def json_value(value: object) -> object:
     if isinstance(value, (str, bool, int, float)):
         return value
     return str(value)
+
+
+def json_float(x: object, digits: int | None = None) -> float | None:
+    """A finite float for JSON (rounded to ``digits`` decimals when given); None for None, NA, NaN or infinity."""
+    if x is None or x is pd.NA:
+        return None
+    x = float(x)
+    if not np.isfinite(x):
+        return None
+    return x if digits is None else round(x, digits)
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,6 @@ and shifts are rounded to one decimal place (no individual's exact score).
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, is_small, protect_lines
+from audit._privacy import cell_publishable, is_small, protect_lines, published_count
 from audit.graph import Graph
-from audit.groups import Grouping
+from audit.groups import Grouping, json_float
 from audit.impact import group_rates as impact_group_rates
 from audit.impact import most_favoured, ratios_to, tier_is_favourable
 
@@ -162,16 +161,12 @@ def group_quantiles(codes: np.ndarray, values: np.ndarray, n_groups: int, eligib
 # ---------------------------------------------------------------------- JSON values with disclosure control
 def fnum(x: Any, digits: int = 6) -> float | None:
     """A finite float rounded to ``digits``, else None."""
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, digits) if math.isfinite(x) else None
+    return json_float(x, digits)
 
 
 def cnt(c: Any, t: int) -> int | None:
     """A count of people (or ties) that is not part of a cell, None when it is small (1 to ``t - 1``)."""
-    c = int(c)
-    return None if is_small(c, t) else c
+    return published_count(c, t)
 
 
 def small(c: Any, t: int) -> bool:

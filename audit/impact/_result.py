@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit._privacy import cell_publishable, is_small
-from audit.groups import json_value
+from audit._privacy import cell_publishable, is_small, published_count, small_mask
+from audit.groups import json_float, json_value
 from audit.impact._secondary import secondary_masks
 from audit.impact._stats import wilson_interval
 from audit.rules import Tier
@@ -148,10 +148,7 @@ def methods_text(*, alpha: float, min_group_size: int, disclosure_threshold: int
 
 def _f(x) -> float | None:
     """A JSON-ready float: None for NaN, infinity or NA."""
-    if x is None or x is pd.NA:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
+    return json_float(x)
 
 
 def _i(x) -> int | None:
@@ -172,9 +169,7 @@ def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.where(keep, values, np.nan).astype(float)
 
 
-def _small(k, thr: int) -> np.ndarray:
-    """:func:`audit._privacy.is_small`, always as an array."""
-    return np.asarray(is_small(k, thr), dtype=bool)
+_small = small_mask
 
 
 def _round_stat(x):
@@ -590,7 +585,7 @@ class ImpactResult:
         thr = self.disclosure_threshold
 
         def count(x):
-            return None if is_small(int(x), thr) else int(x)
+            return published_count(x, thr)
 
         scored = self.n_people - self.n_missing_score
         doc: dict[str, Any] = {

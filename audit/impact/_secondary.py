@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit._privacy import cell_publishable, is_small, protect_lines
+from audit._privacy import cell_publishable, protect_lines, small_mask
 
 _STAR = ("\x00*",)  # a coordinate the grouping does not fix (never a real value)
 
 
-def _small(k, thr):
-    return np.asarray(is_small(k, thr), dtype=bool)
+_small = small_mask
 
 
 def _global_keys(groupings) -> list[list[tuple]]:

@@ -15,7 +15,6 @@ Everything the five analyses need is computed once in :func:`prepare`:
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import pandas as pd
 
 from audit._errors import AuditInputError
 from audit._privacy import cell_publishable, is_small
-from audit.groups import Grouping, build_groupings, json_value
+from audit.groups import Grouping, build_groupings, json_float, json_value
 
 __all__ = ["Impact", "ImpactState", "Input", "Prepared", "prepare", "rng_for", "fnum", "impact_functions"]
 
@@ -44,12 +43,7 @@ def rng_for(seed: int, *keys: object) -> np.random.Generator:
 
 def fnum(x: Any, digits: int | None = 10) -> float | None:
     """A finite float rounded to ``digits`` decimals (None: not rounded), or None (JSON has no NaN)."""
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return x if digits is None else round(x, digits)
+    return json_float(x, digits)
 
 
 # ---------------------------------------------------------------------------- impact ratios

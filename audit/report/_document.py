@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from audit._privacy import cell_publishable, is_small, protect_lines
+from audit._privacy import cell_publishable, is_small, protect_lines, published_count
 from audit._version import __version__
+from audit.groups import json_float
 from audit.report._lead import build_summary
 
 SCHEMA_VERSION = "1.0.0"
@@ -53,13 +54,11 @@ def _versions() -> dict:
 
 
 def _f(x: float, digits: int = 10) -> float | None:
-    x = float(x)
-    return round(x, digits) if np.isfinite(x) else None
+    return json_float(x, digits)
 
 
 def _count(n: int, t: int) -> int | None:
-    n = int(n)
-    return None if 0 < n < t else n
+    return published_count(n, t)
 
 
 def synthetic_note(ctx) -> str | None:
@@ -211,7 +210,7 @@ def _family_block(name: str, ctx, results: Mapping[str, Any]) -> dict:
 
 
 def _small(v: Any, t: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and 0 < v < t
+    return isinstance(v, int) and not isinstance(v, bool) and is_small(v, t)
 
 
 def suppress_small_counts(obj: Any, t: int) -> Any:
