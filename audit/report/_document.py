@@ -111,7 +111,7 @@ def _impact_cells(impact: Mapping | None, attributes) -> dict | None:
     return None
 
 
-def score_overview(ctx, impact: Mapping | None = None) -> list[dict]:
+def score_overview(ctx, impact: Mapping | None = None, size_masks: Mapping | None = None) -> list[dict]:
     """Per group of each single protected attribute: size, mean and quantiles of scores, tier attainment.
 
     Quantiles are given only for groups of at least ``min_group_size`` people;
@@ -127,15 +127,18 @@ def score_overview(ctx, impact: Mapping | None = None) -> list[dict]:
         hits = np.rint(g.sums(ctx.attainment.astype(float))).astype(np.int64)
         order = np.argsort(g.codes, kind="stable")
         bounds = np.searchsorted(g.codes[order], np.arange(g.n_groups + 1))
-        n_hidden = group_size_mask(g, t)
-        keys = list(g.values)
+        n_hidden = (size_masks[g.attributes[0]][:-1] if size_masks and g.attributes[0] in size_masks
+                    else group_size_mask(g, t))
         published = _impact_cells(impact, g.attributes)
-        # A rate is shown only when its cell passes the disclosure rule and no subtraction of
-        # published cells from the tier's total could give it back (the impact family's rule).
         rate_hidden = []
-        for j in range(len(ctx.rule.tiers)):
-            primary = n_hidden | ~cell_publishable(hits[:, j], g.counts, t)
-            rate_hidden.append(protect_lines(keys, hits[:, j], primary))
+        if published is None:
+            # Without the impact family: a rate is shown only when its cell passes the disclosure rule
+            # and no subtraction of published cells from the tier's total could give it back.
+            for j in range(len(ctx.rule.tiers)):
+                primary = n_hidden | ~cell_publishable(hits[:, j], g.counts, t)
+                rate_hidden.append(protect_lines(list(g.values), hits[:, j], primary))
+        else:
+            rate_hidden = [np.zeros(g.n_groups, dtype=bool) for _ in ctx.rule.tiers]
         for code in range(g.n_groups):
             n = int(g.counts[code])
             small = bool(n_hidden[code])
@@ -248,26 +251,25 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
     pushed_out = [e for e in pushed_out if isinstance(e.get("n"), int) and e["n"] >= ctx.min_group_size]
     sections = {name: _family_block(name, ctx, results) for name in FAMILIES}
     impact_doc = sections["impact"] if sections["impact"].get("status") not in ("not run", "error") else None
+    singles = [g for g in ctx.groupings if len(g.attributes) == 1]
+    # Group sizes plus the missing-attribute count, protected once per attribute and reused below.
+    size_masks = {g.attributes[0]: group_size_mask(g, t, with_missing=True) for g in singles}
     groups = {}
-    for g in ctx.groupings:
-        if len(g.attributes) == 1:
-            hidden = group_size_mask(g, t)
-            published = _impact_cells(impact_doc, g.attributes)
-            if published is not None:  # the impact family's sizes: one consistent suppression
-                hidden = np.array([published.get(tuple(g.label(c).values()), {}).get("n") is None
-                                   for c in range(g.n_groups)], dtype=bool)
-            groups[g.attributes[0]] = [
-                {"group": g.label(c), "n": None if hidden[c] else int(g.counts[c]),
-                 "share": None if hidden[c] else _f(g.counts[c] / pop.n, 6),
-                 "suppressed": bool(hidden[c])}
-                for c in range(g.n_groups)
-            ]
-    missing = {}
-    for g in ctx.groupings:
-        if len(g.attributes) == 1:
-            # The missing count closes the line (groups + missing = rows): hidden with it.
-            missing[g.attributes[0]] = None if group_size_mask(g, t, with_missing=True)[-1] else int(
-                (g.codes < 0).sum())
+    for g in singles:
+        hidden = size_masks[g.attributes[0]][:-1]
+        published = _impact_cells(impact_doc, g.attributes)
+        if published is not None:  # the impact family's sizes: one consistent suppression
+            hidden = np.array([published.get(tuple(g.label(c).values()), {}).get("n") is None
+                               for c in range(g.n_groups)], dtype=bool)
+        groups[g.attributes[0]] = [
+            {"group": g.label(c), "n": None if hidden[c] else int(g.counts[c]),
+             "share": None if hidden[c] else _f(g.counts[c] / pop.n, 6),
+             "suppressed": bool(hidden[c])}
+            for c in range(g.n_groups)
+        ]
+    # The missing count closes the line (groups + missing = rows): hidden with it.
+    missing = {g.attributes[0]: None if size_masks[g.attributes[0]][-1] else int((g.codes < 0).sum())
+               for g in singles}
     small_groups = sum(int((g.counts < ctx.min_group_size).sum()) for g in ctx.groupings)
 
     notes = []
@@ -333,7 +335,7 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
             "network_applied": ctx.scores.network_applied,
             "network_iterations": ctx.scores.iterations,
             "quantiles": list(QUANTILES),
-            "by_group": score_overview(ctx, impact_doc),
+            "by_group": score_overview(ctx, impact_doc, size_masks),
             "tier_cuts": tier_cuts(ctx),
         },
         "impact": sections["impact"],
