@@ -253,7 +253,8 @@ class Unfriending(Section):
 
     def _rows(self) -> list[dict]:
         out = []
-        for rd in self.to_dict()["rounds"]:
+        rounds = [self._round_dict(r) for r in self.rounds] if self.status == "ran" else []
+        for rd in rounds:
             for g in rd["groups"]:
                 out.append({"round": rd["round"], **flatten_record(g)})
         return out
