@@ -157,6 +157,14 @@ def test_published_ranges_equal_brute_force(seed, higher_is_better):
     counts = np.bincount(codes[codes >= 0], minlength=n_groups)
     fav_pop = np.array([np.sum(scores >= t) if higher_is_better else np.sum(scores <= t) for t in thresholds])
     pop_ok = (fav_pop >= thr) & (len(scores) - fav_pop >= thr)
+    # The most favoured group's cell comes from the curve; check independently that it is a group
+    # with the best rate among eligible groups at every threshold (exact fractions from the brute
+    # force; among tied groups the curve may pick another than the table does, with the same rate).
+    for i in range(len(thresholds)):
+        best = max(Fraction(int(hits[i, k]), int(counts[k])) for k in range(n_groups) if eligible[k])
+        assert Fraction(int(cv.most_favoured_hits[i]), int(cv.most_favoured_n[i])) == best
+        if best > 0:  # (with nobody favourable the curve stores a 0/1 placeholder: rate 0 as well)
+            assert int(cv.most_favoured_n[i]) in counts[eligible]
     mf_ok = cell_publishable(cv.most_favoured_hits, cv.most_favoured_n, thr)
     expected = {}
     for k in range(n_groups):
