@@ -598,3 +598,17 @@ def test_differencing_attack_rebuilds_a_withheld_cell(case):
         if checked >= 5:
             break
     assert checked >= 5, f"{case.name}: the differencing attack could not rebuild withheld published cells"
+
+
+def test_families_suppress_at_source_not_via_the_report_safety_net():
+    # The report document runs a last-resort pass that blanks any count of 1..t-1 it finds. It must
+    # have nothing to do: a family that leaks a small count has to fail here, not be rescued there.
+    import json
+
+    from audit.report._document import suppress_small_counts
+
+    people, edges = audit.generate_sesame(4000, seed=5)
+    report = audit.run("sesame", people, ["gender", "age_band", "ethnicity", "registration"], graph=edges)
+    for name, result in report.results.items():
+        raw = json.loads(json.dumps(result.to_dict()))
+        assert suppress_small_counts(raw, 10) == raw, f"{name} publishes a small count"
