@@ -10,17 +10,19 @@ The public API::
 """
 
 from audit._errors import AuditInputError
-from audit._run import run
+from audit._run import AuditContext, prepare_audit, run
 from audit._version import __version__
 from audit.data import Population, load_population
 from audit.datasets import generate_sesame
 from audit.graph import Graph, load_graph, solve_network
 from audit.groups import Grouping, build_groupings
+from audit.findings import Finding, Findings, Verdict
 from audit.report import Report
+from audit.settings import Settings
 from audit.rules import Rule, Tier, list_rules, load_rule
 
 __all__ = [
-    "AuditInputError", "Graph", "Grouping", "Population", "Report", "Rule", "Tier", "__version__",
-    "build_groupings", "generate_sesame", "list_rules", "load_graph", "load_population", "load_rule", "run",
-    "solve_network",
+    "AuditContext", "AuditInputError", "Finding", "Findings", "Graph", "Grouping", "Population", "Report", "Rule",
+    "Settings", "Tier", "Verdict", "__version__", "build_groupings", "generate_sesame", "list_rules", "load_graph",
+    "load_population", "load_rule", "prepare_audit", "run", "solve_network",
 ]

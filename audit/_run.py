@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,36 +14,142 @@ import pandas as pd
 from audit._errors import AuditInputError
 from audit._progress import track
 from audit.data import Population, load_population
+from audit.findings import Findings
 from audit.graph import Graph, load_graph
-from audit.groups import build_groupings
-from audit.rules import Rule, load_rule
+from audit.groups import Grouping, bin_protected, build_groupings
+from audit.rates import Outcomes, tier_outcomes
+from audit.rules import Rule, ScoreSet, load_rule
+from audit.settings import FAMILIES, Settings, resolve_settings
 
-__all__ = ["run", "AuditContext"]
-
-FAMILIES = ("impact", "proxy", "contagion")
+__all__ = ["AuditContext", "FAMILY_REGISTRY", "Family", "prepare_audit", "run"]
 
 
+@dataclass(frozen=True, eq=False)
 class AuditContext:
     """Everything the audit families share for one run (built once, read by each family).
 
-    Attributes: ``rule``, ``population``, ``graph`` (or None), ``protected``,
-    ``label`` (column name or None), ``labels`` (0/1 array or None),
-    ``groupings``, ``scores`` (:class:`audit.rules.ScoreSet`), ``attainment``
-    (bool, n x tiers, on final scores), ``seed`` and the statistical settings.
+    Attributes
+    ----------
+    rule : Rule
+    population : Population
+    graph : Graph or None
+    protected : tuple of str
+    label : str or None
+        The outcome label column, if any; ``labels`` holds it as 0/1 floats (NaN: unknown).
+    groupings : tuple of Grouping
+        The protected attributes (numeric ones binned) and their intersections.
+    scores : ScoreSet
+        Own and final scores.
+    outcomes : Outcomes
+        Tier directions, aliases and attainment (:func:`audit.rates.tier_outcomes`).
+    settings : Settings
+    bins : dict
+        Per binned protected attribute, a sentence naming its bins.
+    protected_read_by_rule : tuple of str
+    command, synthetic : str or None
     """
 
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
+    rule: Rule
+    population: Population
+    graph: Graph | None
+    protected: tuple[str, ...]
+    label: str | None
+    labels: np.ndarray | None
+    groupings: tuple[Grouping, ...]
+    scores: ScoreSet
+    outcomes: Outcomes
+    settings: Settings
+    bins: Mapping[str, str] = field(default_factory=dict)
+    protected_read_by_rule: tuple[str, ...] = ()
+    command: str | None = None
+    synthetic: str | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
         return self.population.frame
 
+    @property
+    def attainment(self) -> np.ndarray:
+        return self.outcomes.attainment
+
+    # The settings, read by name (families and the report use these).
+    @property
+    def min_group_size(self) -> int:
+        return self.settings.min_group_size
+
+    @property
+    def disclosure_threshold(self) -> int:
+        return self.settings.disclosure_threshold
+
+    @property
+    def alpha(self) -> float:
+        return self.settings.alpha
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
+
+    @property
+    def reference(self) -> dict | None:
+        return dict(self.settings.reference) or None
+
+    @property
+    def intersections(self) -> int:
+        return self.settings.intersections
+
+    @property
+    def families(self) -> list[str]:
+        return list(self.settings.families)
+
+
+@dataclass(frozen=True)
+class Family:
+    """An audit family: its name, its hook ``run(ctx, **options)`` and what it needs."""
+
+    name: str
+    load: Callable[[], Callable[..., Any]]
+    needs_graph: bool = False
+    description: str = ""
+
+    def hook(self) -> Callable[..., Any]:
+        return self.load()
+
+    def options(self) -> tuple[str, ...] | None:
+        """The keyword options the hook accepts; None when the hook checks its own options."""
+        params = inspect.signature(self.hook()).parameters.values()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def _impact():
+    from audit.impact import audit_family
+    return audit_family
+
+
+def _proxy():
+    from audit.proxy import audit_family
+    return audit_family
+
+
+def _contagion():
+    from audit.contagion import audit_family
+    return audit_family
+
+
+#: The audit families in data-flow order (an explicit registry, not import-by-name).
+FAMILY_REGISTRY: dict[str, Family] = {
+    "impact": Family("impact", _impact, description="disparate impact"),
+    "proxy": Family("proxy", _proxy, description="proxy discrimination"),
+    "contagion": Family("contagion", _contagion, needs_graph=True, description="network contagion"),
+}
+assert tuple(FAMILY_REGISTRY) == FAMILIES
+
 
 def _resolve_protected(protected: str | Sequence[str]) -> list[str]:
     if isinstance(protected, str):
         protected = [p.strip() for p in protected.split(",")]
-    out = [p for p in protected if p]
+    out = [str(p) for p in protected if p]
     if not out:
         raise AuditInputError("no protected attribute given: pass at least one column with --protected")
     return list(dict.fromkeys(out))
@@ -62,21 +169,132 @@ def _labels(frame: pd.DataFrame, label: str | None, source: str) -> np.ndarray |
     return values.to_numpy(dtype=float)
 
 
+def _check_options(options: Mapping[str, Mapping[str, Any]] | None, chosen: Sequence[str]) -> dict:
+    options = dict(options or {})
+    for name, opts in options.items():
+        if name not in FAMILY_REGISTRY:
+            raise AuditInputError(f"options given for unknown audit family {name!r} "
+                                  f"(choose from {', '.join(FAMILY_REGISTRY)})")
+        if not isinstance(opts, Mapping):
+            raise AuditInputError(f"options for {name!r} must be a mapping of option names to values")
+        allowed = FAMILY_REGISTRY[name].options()
+        for key in opts:
+            if allowed is not None and key not in allowed:
+                raise AuditInputError(f"unknown option {key!r} for the {name} family "
+                                      f"(choose from {', '.join(allowed) or 'none'})")
+    return options
+
+
+def prepare_audit(
+    rule: Rule | str | Path,
+    people: pd.DataFrame | str | Path,
+    protected: str | Sequence[str],
+    graph: pd.DataFrame | str | Path | Graph | None = None,
+    label: str | None = None,
+    seed: int | None = None,
+    *,
+    settings: Settings | None = None,
+    id_col: str = "id",
+    reference: Mapping[str, Any] | None = None,
+    intersections: int | None = None,
+    min_group_size: int | None = None,
+    disclosure_threshold: int | None = None,
+    alpha: float | None = None,
+    threshold: float | None = None,
+    bins: Mapping[str, Sequence[float] | int] | None = None,
+    families: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    command: str | None = None,
+    synthetic: str | None = None,
+):
+    """Validate the inputs and build the :class:`AuditContext` every family reads (no family runs).
+
+    Takes the parameters of :func:`run`; ``audit.run`` is ``prepare_audit`` followed by the families.
+
+    Returns
+    -------
+    AuditContext
+
+    Examples
+    --------
+    >>> import audit
+    >>> people, edges = audit.generate_sesame(1000, seed=1)
+    >>> ctx = audit.prepare_audit("sesame", people, protected=["ethnicity"], graph=edges)
+    >>> ctx.settings.threshold, [ctx.rule.tiers[j].name for j in ctx.outcomes.audited][:1]
+    (0.8, ['Just Spend loan'])
+    """
+    explicit = families is not None
+    settings = resolve_settings(
+        settings, seed=seed, min_group_size=min_group_size, disclosure_threshold=disclosure_threshold,
+        alpha=alpha, threshold=threshold, intersections=intersections,
+        reference=None if reference is None else {str(k): v for k, v in dict(reference).items()},
+        bins=None if bins is None else dict(bins),
+        families=None if families is None else tuple(families))
+    rule = load_rule(rule)
+    protected = _resolve_protected(protected)
+    pop: Population = load_population(people, id_col=id_col)
+    frame = pop.frame
+    for col in protected:
+        if col not in frame.columns:
+            raise AuditInputError(f"{pop.source}: protected column {col!r} is missing")
+        if frame[col].notna().sum() == 0:
+            raise AuditInputError(f"{pop.source}: protected column {col!r} has no values (all missing)")
+    if label is not None and label in protected:
+        raise AuditInputError(f"label column {label!r} is also listed as protected")
+    labels = _labels(frame, label, pop.source)
+    if rule.kind == "callable" and not rule.features:
+        skip = set(protected) | {label, pop.id_col}
+        rule = rule.with_features([c for c in frame.columns if c not in skip])
+    overlap = tuple(sorted(set(rule.features) & set(protected)))
+    rule.check_columns(frame, source=pop.source)
+    g: Graph | None = None
+    if graph is not None:
+        if isinstance(graph, Graph):
+            g = graph
+            if g.n_nodes != pop.n:
+                raise AuditInputError(f"graph has {g.n_nodes} nodes but the population has {pop.n} rows")
+        else:
+            if pop.id_col is None:
+                raise AuditInputError(
+                    f"{pop.source}: a graph needs an id column; column {id_col!r} is missing (set --id-col)")
+            g = load_graph(graph, pop.ids, id_name=pop.id_col)
+    chosen = list(settings.families)
+    for name in chosen:
+        if FAMILY_REGISTRY[name].needs_graph and g is None:
+            if explicit:
+                raise AuditInputError(f"the {name} family needs a friendship graph (--graph): none was given")
+    options = _check_options(options, chosen)
+    scores = rule.scores(frame, g)
+    outcomes = tier_outcomes(rule.tiers, scores.final, attainment=rule.attainment(scores.final),
+                             directions=rule.tier_directions)
+    grouped, bin_notes = bin_protected(frame, protected, settings.bins)
+    groupings = tuple(build_groupings(grouped, protected, max_order=settings.intersections))
+    ctx = AuditContext(
+        rule=rule, population=pop, graph=g, protected=tuple(protected), label=label, labels=labels,
+        groupings=groupings, scores=scores, outcomes=outcomes, settings=settings, bins=bin_notes,
+        protected_read_by_rule=overlap, command=command, synthetic=synthetic or pop.synthetic,
+    )
+    return ctx
+
+
 def run(
     rule: Rule | str | Path,
     people: pd.DataFrame | str | Path,
     protected: str | Sequence[str],
     graph: pd.DataFrame | str | Path | Graph | None = None,
     label: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     *,
+    settings: Settings | None = None,
     id_col: str = "id",
     reference: Mapping[str, Any] | None = None,
-    intersections: int = 2,
-    min_group_size: int = 30,
-    disclosure_threshold: int = 10,
-    alpha: float = 0.05,
-    families: Sequence[str] = FAMILIES,
+    intersections: int | None = None,
+    min_group_size: int | None = None,
+    disclosure_threshold: int | None = None,
+    alpha: float | None = None,
+    threshold: float | None = None,
+    bins: Mapping[str, Sequence[float] | int] | None = None,
+    families: Sequence[str] | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     command: str | None = None,
     synthetic: str | None = None,
@@ -90,34 +308,39 @@ def run(
         One row per person: the columns the rule reads and the protected attributes.
     protected : str or list of str
         Protected attribute columns (a comma-separated string is accepted).
+        A numeric column with more than a handful of values is binned (see ``bins``).
     graph : DataFrame, path, Graph or None
         Friendship edge list (two id columns matching ``id_col``).
     label : str, optional
         0/1 outcome column (e.g. reoffending) for error-rate parity.
-    seed : int
-        Seeds every random step (cross-validation folds, rewiring, unfriending,
-        sampled Shapley values), so the same input gives the same report.
+    seed : int, default 0
+        Seeds every random step, so the same input gives the same report.
+    settings : Settings, optional
+        Every statistical setting at once; the keywords below override it.
     id_col : str, default "id"
     reference : mapping, optional
-        Reference group per attribute, e.g. ``{"ethnicity": "majority"}``;
-        default: each attribute's largest group.
+        Reference group per attribute, e.g. ``{"ethnicity": "majority"}``; default: each attribute's largest group.
     intersections : int, default 2
         Largest intersection of protected attributes to audit (1 = none).
     min_group_size : int, default 30
-        Smaller groups are shown but never named as pushed out.
+        Smaller groups are shown but never named in a finding.
     disclosure_threshold : int, default 10
         Counts below this are suppressed in every output.
     alpha : float, default 0.05
-        False discovery rate for the Benjamini-Hochberg control and 1 - confidence of intervals.
-    families : sequence of {"impact", "proxy", "contagion"}
+        False discovery rate of each verdict and 1 - confidence of intervals.
+    threshold : float, default 0.8
+        The screening line for "pushed out" (the four-fifths rule of thumb).
+    bins : mapping, optional
+        Cut points (or a number of quantile bins) per numeric protected attribute, e.g. ``{"age": [25, 45, 65]}``.
+    families : sequence of {"impact", "proxy", "contagion"}, optional
+        Default: all that can run.  Asking for one that cannot (contagion without a graph) is an error.
     options : mapping, optional
-        Extra keyword arguments per family, e.g. ``{"contagion": {"rounds": 5}}``.
+        Options per family, e.g. ``{"contagion": {"rounds": 5}}``; an unknown option is an error.
     command : str, optional
         The command line, recorded in the reproducibility block.
     synthetic : str, optional
-        Say that the data are synthetic (and how they were made), so the report
-        states that it shows mechanisms, not facts about real groups.  Frames
-        from :func:`audit.generate_sesame` carry this already.
+        Say that the data are synthetic (and how they were made).  Frames from
+        :func:`audit.generate_sesame` carry this already.
 
     Returns
     -------
@@ -134,58 +357,25 @@ def run(
     """
     from audit.report import build_report
 
-    rule = load_rule(rule)
-    protected = _resolve_protected(protected)
-    pop: Population = load_population(people, id_col=id_col)
-    frame = pop.frame
-    for col in protected:
-        if col not in frame.columns:
-            raise AuditInputError(f"{pop.source}: protected column {col!r} is missing")
-        if frame[col].notna().sum() == 0:
-            raise AuditInputError(f"{pop.source}: protected column {col!r} has no values (all missing)")
-    if not 0 <= int(seed) < 2**32:
-        raise AuditInputError(f"seed must be between 0 and 2**32 - 1, got {seed}")
-    if label is not None and label in protected:
-        raise AuditInputError(f"label column {label!r} is also listed as protected")
-    labels = _labels(frame, label, pop.source)
-    if rule.kind == "callable" and not rule.features:
-        skip = set(protected) | {label, pop.id_col}
-        rule = rule.with_features([c for c in frame.columns if c not in skip])
-    overlap = sorted(set(rule.features) & set(protected))
-    rule.check_columns(frame, source=pop.source)
-    g: Graph | None = None
-    if graph is not None:
-        if isinstance(graph, Graph):
-            g = graph
-            if g.n_nodes != pop.n:
-                raise AuditInputError(f"graph has {g.n_nodes} nodes but the population has {pop.n} rows")
-        else:
-            if pop.id_col is None:
-                raise AuditInputError(
-                    f"{pop.source}: a graph needs an id column; column {id_col!r} is missing (set --id-col)")
-            g = load_graph(graph, pop.ids, id_name=pop.id_col)
-    for name in families:
-        if name not in FAMILIES:
-            raise AuditInputError(f"unknown audit family {name!r} (choose from {', '.join(FAMILIES)})")
-    if not 1 <= disclosure_threshold <= min_group_size:
-        raise AuditInputError("disclosure threshold must be at least 1 and at most the minimum group size")
-    scores = rule.scores(frame, g)
-    groupings = build_groupings(frame, protected, max_order=intersections)
-    ctx = AuditContext(
-        rule=rule, population=pop, graph=g, protected=protected, label=label, labels=labels,
-        groupings=groupings, scores=scores, attainment=rule.attainment(scores.final), seed=int(seed),
-        reference=dict(reference) if reference else None, intersections=intersections,
-        min_group_size=int(min_group_size), disclosure_threshold=int(disclosure_threshold), alpha=float(alpha),
-        protected_read_by_rule=overlap, command=command, families=[f for f in FAMILIES if f in families],
-        synthetic=synthetic or pop.synthetic,
-    )
+    ctx = prepare_audit(rule, people, protected, graph, label, seed, settings=settings, id_col=id_col,
+                        reference=reference, intersections=intersections, min_group_size=min_group_size,
+                        disclosure_threshold=disclosure_threshold, alpha=alpha, threshold=threshold, bins=bins,
+                        families=families, options=options, command=command, synthetic=synthetic)
     options = dict(options or {})
     results: dict[str, Any] = {}
-    chosen = [name for name in FAMILIES if name in families]
-    for name in track(chosen, total=len(chosen), description="auditing"):
-        module = importlib.import_module(f"audit.{name}")
-        runner = getattr(module, "audit_family", None)
-        if runner is None:
-            continue
-        results[name] = runner(ctx, **dict(options.get(name, {})))
-    return build_report(ctx, results)
+    runnable = [n for n in ctx.settings.families if not (FAMILY_REGISTRY[n].needs_graph and ctx.graph is None)]
+    for name in track(runnable, total=len(runnable), description="auditing"):
+        results[name] = FAMILY_REGISTRY[name].hook()(ctx, **dict(options.get(name, {})))
+    findings = annotate_findings(results)
+    return build_report(ctx, results, findings)
+
+
+def annotate_findings(results: Mapping[str, Any]) -> Findings:
+    """The impact family's findings, with the mechanism each other family can tell."""
+    impact = results.get("impact")
+    findings = impact.findings if impact is not None else Findings(())
+    for name in ("proxy", "contagion"):
+        res = results.get(name)
+        if res is not None and hasattr(res, "annotate_findings"):
+            findings = res.annotate_findings(findings)
+    return findings

@@ -43,8 +43,14 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--min-group-size", type=int, default=30)
     r.add_argument("--disclosure-threshold", type=int, default=10)
     r.add_argument("--alpha", type=float, default=0.05)
-    r.add_argument("--families", default="impact,proxy,contagion",
-                   help="comma-separated audit families to run (default: all)")
+    r.add_argument("--families", default=None,
+                   help="comma-separated audit families to run (default: all that can run; contagion needs --graph)")
+    r.add_argument("--threshold", type=float, default=None,
+                   help="screening line for 'pushed out': a group below THRESHOLD times the best group's rate "
+                        "(default 0.8, the four-fifths rule of thumb)")
+    r.add_argument("--bins", action="append", default=[], metavar="ATTR=CUTS",
+                   help="cut points for a numeric protected attribute, e.g. age=25,45,65, or a number of "
+                        "quantile bins, e.g. age=5 (default: quartiles); repeatable")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", required=True, help="output folder for report.json, report.md, report.html")
 
@@ -79,6 +85,20 @@ def _build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--dest", help="folder (default: the user cache)")
     fe.add_argument("--force", action="store_true")
     return p
+
+
+def _parse_bins(items: list[str]) -> dict | None:
+    out: dict = {}
+    for item in items:
+        attr, sep, cuts = item.partition("=")
+        if not sep or not attr.strip() or not cuts.strip():
+            raise AuditInputError(f"--bins {item!r}: expected ATTR=CUT,CUT,... or ATTR=NUMBER_OF_BINS")
+        parts = [c.strip() for c in cuts.split(",") if c.strip()]
+        try:
+            out[attr.strip()] = int(parts[0]) if len(parts) == 1 and parts[0].isdigit() else [float(c) for c in parts]
+        except ValueError:
+            raise AuditInputError(f"--bins {item!r}: cut points must be numbers") from None
+    return out or None
 
 
 def _parse_reference(items: list[str]) -> dict | None:
@@ -157,12 +177,13 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
         # Checked before the audit runs, so a long run does not end in this error.
         raise AuditInputError(f"{out}: output path exists and is not a folder")
     if args.command == "run":
-        families = [f.strip() for f in args.families.split(",") if f.strip()]
+        families = None if args.families is None else [f.strip() for f in args.families.split(",")]
         report = audit.run(
             args.rule, args.data, protected=args.protected, graph=args.graph, label=args.label,
             seed=args.seed, id_col=args.id_col, reference=_parse_reference(args.reference),
             intersections=args.intersections, min_group_size=args.min_group_size,
             disclosure_threshold=args.disclosure_threshold, alpha=args.alpha, families=families,
+            threshold=args.threshold, bins=_parse_bins(args.bins),
             command="audit " + shlex.join(argv),
         )
         paths = report.save(args.out)

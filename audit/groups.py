@@ -9,7 +9,7 @@ a vectorised ``bincount`` instead of a pandas ``groupby`` per metric.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,12 @@ import scipy.sparse as sp
 
 from audit._errors import AuditInputError
 
-__all__ = ["Grouping", "build_groupings", "json_float", "json_value"]
+__all__ = ["Grouping", "bin_protected", "build_groupings", "json_float", "json_value"]
+
+#: A numeric protected attribute with more distinct values than this is binned, never one group per value.
+MAX_NUMERIC_LEVELS = 8
+#: Default number of quantile bins for a numeric protected attribute.
+DEFAULT_BINS = 4
 
 
 def json_value(value: object) -> object:
@@ -131,6 +136,88 @@ def _codes_for(frame: pd.DataFrame, attributes: Sequence[str]) -> tuple[np.ndarr
     codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
     values = tuple(tuple(json_value(v) for v in uniques[i]) for i in present)
     return codes, values
+
+
+def _fmt(x: float, integer: bool) -> str:
+    return f"{int(x)}" if integer else f"{x:g}"
+
+
+def _bin_labels(cuts: Sequence[float], integer: bool) -> list[str]:
+    """Names of the bins (-inf, c1], (c1, c2], ..., (ck, inf): "25 and under", "26 to 45", "66 and over"."""
+    labels = [f"{_fmt(cuts[0], integer)} and under"]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        labels.append(f"{_fmt(a + 1, integer)} to {_fmt(b, integer)}" if integer
+                      else f"over {_fmt(a, False)} to {_fmt(b, False)}")
+    labels.append(f"{_fmt(cuts[-1] + 1, integer)} and over" if integer else f"over {_fmt(cuts[-1], False)}")
+    return labels
+
+
+def bin_protected(frame: pd.DataFrame, protected: Sequence[str],
+                  bins: Mapping[str, Sequence[float] | int] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Bin numeric protected attributes, so that none becomes one group per value.
+
+    A protected column is binned when ``bins`` names it, or when it is numeric
+    (not boolean) with more than :data:`MAX_NUMERIC_LEVELS` distinct values; by
+    default into quartiles of the data (cut points rounded to integers for an
+    integer column).  Bins are right-closed: cut points ``25, 45`` give
+    "25 and under", "26 to 45" and "46 and over".  Missing values stay missing.
+
+    Returns
+    -------
+    frame : DataFrame
+        A copy with the binned columns replaced by ordered categoricals (the input is not changed).
+    notes : dict
+        Per binned attribute, a sentence naming its bins.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> people = pd.DataFrame({"age": [19, 22, 25, 31, 40, 47, 52, 66, 70, 23]})
+    >>> out, notes = bin_protected(people, ["age"], {"age": [25, 45]})
+    >>> out["age"].tolist()[:5]
+    ['25 and under', '25 and under', '25 and under', '26 to 45', '26 to 45']
+    >>> notes["age"]
+    "'age' is numeric: grouped into 3 bins at the given cut points: 25 and under, 26 to 45, 46 and over."
+    """
+    bins = dict(bins or {})
+    for attr in bins:
+        if attr not in protected:
+            raise AuditInputError(f"bins are given for {attr!r}, which is not a protected attribute")
+    notes: dict[str, str] = {}
+    out = frame
+    for attr in protected:
+        if attr not in frame.columns:
+            continue
+        col = frame[attr]
+        numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+        if attr in bins and not numeric:
+            raise AuditInputError(f"column {attr!r} is not numeric, so it cannot be binned (--bins {attr}=...)")
+        if not numeric or (attr not in bins and col.nunique(dropna=True) <= MAX_NUMERIC_LEVELS):
+            continue
+        values = col.to_numpy(dtype=float, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            continue
+        integer = bool(np.all(finite == np.round(finite)))
+        spec = bins.get(attr, DEFAULT_BINS)
+        if isinstance(spec, int):
+            qs = np.quantile(finite, np.arange(1, spec) / spec)
+            cuts = np.unique(np.round(qs) if integer else qs)
+            cuts = cuts[cuts < finite.max()]  # the top bin must hold somebody
+            how = f"quantile bins of the data ({spec} requested)"
+        else:
+            cuts = np.asarray([float(c) for c in spec])
+            how = "bins at the given cut points"
+        if cuts.size == 0:
+            continue
+        labels = _bin_labels(cuts.tolist(), integer and bool(np.all(cuts == np.round(cuts))))
+        idx = np.searchsorted(cuts, values, side="left")  # right-closed bins: x <= c falls in c's bin
+        cat = pd.Categorical.from_codes(np.where(np.isfinite(values), idx, -1), categories=labels, ordered=True)
+        if out is frame:
+            out = frame.copy()
+        out[attr] = pd.Series(cat, index=frame.index, name=attr)
+        notes[attr] = f"{attr!r} is numeric: grouped into {len(labels)} {how}: {', '.join(labels)}."
+    return out, notes
 
 
 def build_groupings(

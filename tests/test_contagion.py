@@ -12,6 +12,7 @@ Real attributed networks are read from ../shared/data (never copied here).
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import importlib
 import json
@@ -27,7 +28,7 @@ from scipy.sparse.linalg import spsolve
 import audit
 from audit._errors import AuditInputError
 from audit._privacy import cell_publishable
-from audit._run import AuditContext
+from audit._run import prepare_audit
 from audit.contagion import (
     ContagionResult,
     amplification,
@@ -45,7 +46,6 @@ from audit.contagion import (
 from audit.contagion._amplification import Amplification
 from audit.contagion._common import cell_cnt, protect_partition, share
 from audit.contagion._unfriending import default_margin
-from audit.data import load_population
 from audit.graph import graph_from_adjacency, load_graph, solve_network
 from audit.groups import build_groupings
 from audit.rules import attainment
@@ -730,8 +730,9 @@ def test_same_seed_same_output_and_another_seed_differs(sesame):
 
 
 def _ctx(rule, people, graph, groupings):
-    return AuditContext(rule=rule, population=load_population(people), graph=graph, groupings=groupings,
-                        scores=rule.scores(people, graph), seed=0, min_group_size=30, disclosure_threshold=10)
+    protected = list(dict.fromkeys(a for g in groupings for a in g.attributes))
+    ctx = prepare_audit(rule, people, protected, graph)
+    return dataclasses.replace(ctx, groupings=tuple(groupings))
 
 
 def test_run_hook_says_what_did_not_run(sesame):

@@ -27,8 +27,8 @@ from audit._errors import AuditInputError
 from audit._privacy import cell_publishable, is_small, protect_lines, published_count
 from audit.graph import Graph
 from audit.groups import Grouping, json_float
-from audit.impact import group_rates as impact_group_rates
-from audit.impact import most_favoured, ratios_to, tier_is_favourable
+from audit.rates import group_rates as impact_group_rates
+from audit.rates import most_favoured, ratios_to
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 QUANTILE_KEYS = ("p10", "p25", "p50", "p75", "p90")
@@ -74,7 +74,10 @@ def network_bounds(rule) -> tuple[float | None, float | None]:
 # ---------------------------------------------------------------------- outcomes and rates
 def favourable_flags(rule) -> np.ndarray:
     """Per tier: is attaining it good news?  (The impact family's definition.)"""
-    return np.array([tier_is_favourable(t, rule.higher_is_better) for t in rule.tiers], dtype=bool)
+    dirs = rule.tier_directions
+    if any(d is None for d in dirs):
+        raise ValueError("compare favourable outcomes on rule.directed(): a tier has no favourable side")
+    return np.array(dirs, dtype=bool)
 
 
 def favourable_attainment(rule, scores: np.ndarray, flags: np.ndarray | None = None) -> np.ndarray:

@@ -254,8 +254,12 @@ def audit_family(ctx, **options) -> ContagionResult:
     >>> doc = report.to_dict()["contagion"]
     >>> doc["status"], doc["sections"]["spillover"]["status"], "ethnicity" in doc["assortativity"]
     ('ran', 'ran', True)
-    >>> audit.run("sesame", people, protected=["ethnicity"], families=["contagion"]).to_dict()["contagion"]["reason"]
-    'no graph: no friendship graph was given'
+    >>> audit.run("sesame", people, protected=["ethnicity"]).to_dict()["contagion"]["reason"]
+    'no friendship graph was given'
+    >>> audit.run("sesame", people, protected=["ethnicity"], families=["contagion"])
+    Traceback (most recent call last):
+    ...
+    audit._errors.AuditInputError: the contagion family needs a friendship graph (--graph): none was given
     """
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
@@ -268,5 +272,7 @@ def audit_family(ctx, **options) -> ContagionResult:
                                        disclosure_threshold=t, min_group_size=m)
     scores = getattr(ctx, "scores", None)
     own = None if scores is None else np.asarray(scores.own, dtype=np.float64)
-    return network_contagion(ctx.rule, ctx.frame, ctx.graph, ctx.groupings, seed=int(ctx.seed),
+    # Only the audited tiers: one fact per tier, compared on its favourable side (ctx.outcomes).
+    rule = ctx.rule.with_tiers(ctx.outcomes.audited_tiers)
+    return network_contagion(rule, ctx.frame, ctx.graph, ctx.groupings, seed=int(ctx.seed),
                              min_group_size=m, disclosure_threshold=t, own=own, **options)

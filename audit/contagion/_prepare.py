@@ -69,7 +69,8 @@ def prepare(rule, people: pd.DataFrame, graph: Graph, groupings: Grouping | Sequ
     """Score ``people`` once: own scores and, if the rule has a network term, its fixed point on ``graph``."""
     from audit.rules import load_rule
 
-    rule = load_rule(rule)
+    # Favourable outcomes are compared only for tiers that have a favourable side (audit.rates).
+    rule = load_rule(rule).directed()
     groupings = tuple(as_groupings(groupings))
     if own is None:
         if not isinstance(people, pd.DataFrame):

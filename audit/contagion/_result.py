@@ -144,6 +144,17 @@ class ContagionResult:
                     e["mechanism"] = f"{mech}+network"
         return out
 
+    def annotate_findings(self, findings):
+        """The findings with the network term's part in them (see :meth:`annotate_pushed_out`)."""
+        entries = [{"attributes": list(f.attributes), "group": dict(f.group), "tier": f.tier,
+                    "mechanism": f.mechanism} for f in findings]
+        done = self.annotate_pushed_out(entries)
+        return findings.replace_items(
+            f.annotate(mechanism=e.get("mechanism") or f.mechanism,
+                       impact_ratio_without_network=e.get("impact_ratio_without_network"),
+                       impact_ratio_rewired=e.get("impact_ratio_rewired"))
+            for f, e in zip(findings, done, strict=True))
+
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict:
         """JSON-ready document (see the module docstring of :mod:`audit.contagion` for the layout)."""

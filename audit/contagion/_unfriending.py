@@ -37,7 +37,7 @@ from audit.contagion._graphstats import GroupGraphStats, group_graph_row, group_
 from audit.contagion._prepare import Prepared, prepare
 from audit.graph import Graph
 from audit.groups import Grouping
-from audit.impact import most_favoured
+from audit.rates import most_favoured
 
 __all__ = ["Round", "Unfriending", "unfriending", "SEMANTICS", "SENSITIVITY", "default_margin"]
 

@@ -1,12 +1,11 @@
-"""Disparate impact: who attains each tier of a score, by protected group and intersection.
+"""Disparate impact: who gets each tier's favourable outcome, by protected group and intersection.
 
 The main entry point is :func:`disparate_impact`; its result,
-:class:`ImpactResult`, holds tidy tables (small counts already suppressed),
-the pushed-out list, ``to_frame()``, ``to_dict()`` and an HTML view.
-
-The building blocks :func:`group_rates` and :func:`impact_ratios` are pure
-numpy (one ``bincount`` per grouping) so that the proxy and contagion audits
-can call them thousands of times, e.g. once per counterfactual score.
+:class:`ImpactResult`, holds the findings (who is pushed out of which tier,
+or below parity), tidy tables (small counts already suppressed),
+``to_frame()``, ``to_dict()`` and an HTML view.  The rate primitives live in
+:mod:`audit.rates` (re-exported here for convenience), so the proxy and
+network families compute the same ratios.
 
 Examples
 --------
@@ -23,24 +22,24 @@ Examples
 1  sex=m  loan            0.75         1.000
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 from audit.impact._audit import disparate_impact, tier_is_favourable
-from audit.impact._core import group_rates, impact_ratios, most_favoured, pattern_table, ratios_to
 from audit.impact._curve import ThresholdCurve, threshold_curve
-from audit.impact._result import FOUR_FIFTHS, ImpactResult
-from audit.impact._stats import (
+from audit.impact._family import audit_family
+from audit.impact._result import ImpactResult
+from audit.rates import (
     benjamini_hochberg,
     bootstrap_impact_ratios,
     compare_proportions,
+    group_rates,
+    impact_ratios,
+    most_favoured,
+    pattern_table,
     ratio_score_interval,
+    ratios_to,
     wilson_interval,
 )
 
 __all__ = [
-    "FOUR_FIFTHS",
     "ImpactResult",
     "ThresholdCurve",
     "audit_family",
@@ -58,16 +57,3 @@ __all__ = [
     "tier_is_favourable",
     "wilson_interval",
 ]
-
-
-def audit_family(ctx: Any, **options: Any) -> ImpactResult:
-    """Run :func:`disparate_impact` on an :class:`audit._run.AuditContext` (used by ``audit.run``).
-
-    ``options`` are passed on (``curve``, ``favourable``).
-    """
-    return disparate_impact(
-        ctx.scores.final, ctx.groupings, ctx.rule.tiers, attainment=ctx.attainment, labels=ctx.labels,
-        higher_is_better=ctx.rule.higher_is_better, reference=ctx.reference,
-        min_group_size=ctx.min_group_size, disclosure_threshold=ctx.disclosure_threshold, alpha=ctx.alpha,
-        **options,
-    )

@@ -14,6 +14,7 @@ itself is materialised only when it is small.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -28,9 +29,19 @@ MAX_FULL_CELLS = 20_000_000
 GRID_POINTS = 200
 
 
-def _below(num_g, n_g, num_ref, n_ref):
-    """Exact test of (num_g / n_g) / (num_ref / n_ref) < 4/5 in integers."""
-    return 5 * num_g * n_ref < 4 * num_ref * n_g
+def _below_for(threshold: float):
+    """An exact test of (num_g / n_g) / (num_ref / n_ref) < ``threshold``, in integers.
+
+    The threshold is taken as the nearest fraction p/q with q <= 1000 (0.8 is
+    exactly 4/5), so that a ratio of exactly 4/5 is never "below".
+    """
+    frac = Fraction(float(threshold)).limit_denominator(1000)
+    p, q = frac.numerator, frac.denominator
+
+    def below(num_g, n_g, num_ref, n_ref):
+        return q * num_g * n_ref < p * num_ref * n_g
+
+    return below
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,7 +287,8 @@ def _runs_to_ranges(rg: np.ndarray, rlo: np.ndarray, rhi: np.ndarray, thresholds
 
 def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str, ...], *,
                     higher_is_better: bool = True, min_group_size: int = 30,
-                    grid_points: int = GRID_POINTS, population: np.ndarray | None = None) -> ThresholdCurve:
+                    grid_points: int = GRID_POINTS, population: np.ndarray | None = None,
+                    threshold: float = 0.8) -> ThresholdCurve:
     """Build the :class:`ThresholdCurve` of one grouping from its (group, score) pairs.
 
     Parameters
@@ -288,6 +300,8 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
     attributes : tuple of str
     higher_is_better : bool, default True
     min_group_size : int, default 30
+    threshold : float, default 0.8
+        The screening line: ranges are where a group's ratio is below it.
     grid_points : int, default 200
     population : ndarray, optional
         People per distinct score of the whole population: places the plotting
@@ -311,6 +325,8 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
     >>> cv.ranges
     [{'from': 2.0, 'to': 4.0, 'groups': [1]}]
     """
+    below = _below_for(threshold)
+    inv = 1.0 / float(threshold)
     D, G = pairs.n_distinct, pairs.n_groups
     g, d, c = pairs.group, pairs.score_index, pairs.count
     counts = np.bincount(g, weights=c, minlength=G).astype(np.int64)
@@ -377,11 +393,11 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
     # unless the step is below at its first threshold.  A float screen with slack
     # picks the candidates; the decision itself is made in integers.
     def candidates(gg, lo, hi, SS, nn):
-        cand = M[lo] > (1.25 * SS / nn) * (1 - 1e-9)
+        cand = M[lo] > (inv * SS / nn) * (1 - 1e-9)
         if not all_el:
             cand &= eligible[gg]
         i = np.flatnonzero(cand)
-        i = i[_below(SS[i], nn[i], *num_den(lo[i]))]
+        i = i[below(SS[i], nn[i], *num_den(lo[i]))]
         return gg[i], lo[i], hi[i], SS[i], nn[i]
 
     tails = ends[oo[ends] < D - 1]
@@ -390,12 +406,12 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
                         ng[tails])]
     cg, clo, chi, cS, cn = (np.concatenate([p[k] for p in parts]) for k in range(5))
     # B = first threshold where the group is no longer below (exactly).
-    B = np.searchsorted(negM, -(1.25 * cS / cn), side="left")
+    B = np.searchsorted(negM, -(inv * cS / cn), side="left")
     B = np.maximum(B, clo + 1)
     # Check the boundary exactly: below at B - 1, not below at B.
-    bad = ~_below(cS, cn, *num_den(B - 1))
+    bad = ~below(cS, cn, *num_den(B - 1))
     nb, db = num_den(np.minimum(B, D - 1))
-    bad |= (B < D) & _below(cS, cn, nb, db)
+    bad |= (B < D) & below(cS, cn, nb, db)
     if bad.any():
         # Float rounding misplaced the boundary (only possible for huge groups):
         # exact bisection on the monotone predicate for those few.
@@ -403,7 +419,7 @@ def threshold_curve(pairs: Pairs, thresholds: np.ndarray, attributes: tuple[str,
         lo_, hi_ = clo[i].copy(), np.full(len(i), D)  # below at lo_, unknown up to hi_
         while np.any(hi_ - lo_ > 1):
             mid = (lo_ + hi_) // 2
-            yes = _below(cS[i], cn[i], *num_den(np.minimum(mid, D - 1))) & (mid < D)
+            yes = below(cS[i], cn[i], *num_den(np.minimum(mid, D - 1))) & (mid < D)
             lo_ = np.where(yes, mid, lo_)
             hi_ = np.where(yes, hi_, mid)
         B[i] = hi_

@@ -705,7 +705,9 @@ def audit_family(ctx, **options) -> ProxyResult:
                           "delta": DELTA, "notable_change": 0.05, "max_notable": 100, "neutralise": True,
                           "decomposition_method": "auto"}
     kw.update(options)
-    prep = prepare(ctx.rule, ctx.frame, ctx.groupings, graph=ctx.graph, reference=ctx.reference, seed=ctx.seed,
+    # Only the audited tiers: one fact per tier, compared on its favourable side (ctx.outcomes).
+    rule = ctx.rule.with_tiers(ctx.outcomes.audited_tiers)
+    prep = prepare(rule, ctx.frame, ctx.groupings, graph=ctx.graph, reference=ctx.reference, seed=ctx.seed,
                    intersections=ctx.intersections, scores=ctx.scores)
     return _analyse(prep, min_group_size=ctx.min_group_size, disclosure_threshold=ctx.disclosure_threshold,
                     **kw)

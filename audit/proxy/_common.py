@@ -25,12 +25,11 @@ import pandas as pd
 
 from audit._errors import AuditInputError
 from audit._privacy import cell_publishable, is_small
-from audit.groups import Grouping, build_groupings, json_float, json_value
+from audit.groups import Grouping, bin_protected, build_groupings, json_float, json_value
+from audit.rates import reference_codes
 
 __all__ = ["Impact", "ImpactState", "Input", "Prepared", "prepare", "rng_for", "fnum", "impact_functions"]
 
-#: Number of protected values shown in one error message.
-_SHOW = 8
 
 
 def rng_for(seed: int, *keys: object) -> np.random.Generator:
@@ -48,13 +47,14 @@ def fnum(x: Any, digits: int | None = 10) -> float | None:
 
 # ---------------------------------------------------------------------------- impact ratios
 def impact_functions():
-    """``(group_rates, most_favoured, ratios_to, tier_is_favourable)``: the impact family's definitions.
+    """``(group_rates, most_favoured, ratios_to, tier_is_favourable)``: the rates kernel's definitions.
 
     The proxy family's impact ratios are the impact family's: each group's rate
     of the *favourable* outcome of a tier over the most favoured group's rate
     (highest rate among groups of at least ``min_group_size``).
     """
-    from audit.impact import group_rates, most_favoured, ratios_to, tier_is_favourable
+    from audit.impact import tier_is_favourable
+    from audit.rates import group_rates, most_favoured, ratios_to
 
     return group_rates, most_favoured, ratios_to, tier_is_favourable
 
@@ -91,7 +91,7 @@ class ImpactState:
         self.rule = rule
         self.min_group_size = int(min_group_size)
         self.disclosure_threshold = int(disclosure_threshold)
-        self.favourable = np.array([favourable(t, rule.higher_is_better) for t in rule.tiers], dtype=bool)
+        self.favourable = np.array([favourable(t, rule.higher_is_better, rule.range) for t in rule.tiers], dtype=bool)
         # Attainment tier by tier (contiguous columns): cheaper to compare than an (n, T) matrix.
         self.att0 = [t.attained(final) for t in rule.tiers]
         self.base: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -268,7 +268,7 @@ def _resolve_groupings(frame: pd.DataFrame, groupings_or_protected, intersection
     if all(isinstance(g, Grouping) for g in items):
         groupings = items
     elif all(isinstance(g, str) for g in items):
-        groupings = build_groupings(frame, items, max_order=intersections)
+        groupings = build_groupings(bin_protected(frame, items)[0], items, max_order=intersections)
     else:
         raise AuditInputError("protected: give a list of column names or a list of Grouping objects")
     attributes: list[str] = []
@@ -281,43 +281,8 @@ def _resolve_groupings(frame: pd.DataFrame, groupings_or_protected, intersection
         if a not in singles:
             if a not in frame.columns:
                 raise AuditInputError(f"protected column {a!r} is not in the data")
-            singles[a] = build_groupings(frame, [a], max_order=1)[0]
+            singles[a] = build_groupings(bin_protected(frame, [a])[0], [a], max_order=1)[0]
     return groupings, singles, attributes
-
-
-def _match(value: object, wanted: object) -> bool:
-    return value == wanted or str(value) == str(wanted)
-
-
-def _references(groupings: list[Grouping], singles: dict[str, Grouping],
-                reference: Mapping[str, Any] | None) -> dict[str, int]:
-    """Reference group of every grouping.
-
-    A single attribute's reference is the value given in ``reference`` or else its
-    largest group (ties: the first in sorted order).  An intersection's reference
-    is the combination of its attributes' references when that group exists,
-    else its largest group.
-    """
-    reference = dict(reference or {})
-    ref_value: dict[str, object] = {}
-    for a, g in singles.items():
-        if a in reference:
-            hits = [c for c in range(g.n_groups) if _match(g.values[c][0], reference[a])]
-            if not hits:
-                shown = ", ".join(str(v[0]) for v in g.values[:_SHOW])
-                raise AuditInputError(
-                    f"reference group {a}={reference[a]!r} is not in the data (values: {shown})")
-            ref_value[a] = g.values[hits[0]][0]
-        else:
-            ref_value[a] = g.values[int(np.argmax(g.counts))][0] if g.n_groups else None
-    out: dict[str, int] = {}
-    for g in list(groupings) + [s for s in singles.values() if s not in groupings]:
-        if g.n_groups == 0:
-            continue
-        want = tuple(ref_value.get(a) for a in g.attributes)
-        code = next((c for c in range(g.n_groups) if g.values[c] == want), None)
-        out[g.key] = int(code) if code is not None else int(np.argmax(g.counts))
-    return out
 
 
 def _check_additive(rule, frame: pd.DataFrame, own: np.ndarray) -> tuple[bool, np.ndarray | None, np.ndarray | None]:
@@ -351,7 +316,8 @@ def prepare(
     """Validate the inputs and compute what every analysis shares (see module docstring)."""
     from audit.rules import load_rule
 
-    rule = load_rule(rule)
+    # Favourable outcomes are compared only for tiers that have a favourable side (audit.rates).
+    rule = load_rule(rule).directed()
     if not isinstance(people, pd.DataFrame):
         raise AuditInputError("people: pass a pandas DataFrame (load files with audit.load_population)")
     frame = people.reset_index(drop=True) if not isinstance(people.index, pd.RangeIndex) else people
@@ -377,7 +343,9 @@ def prepare(
     if graph is not None and hasattr(graph, "n_nodes") and graph.n_nodes != len(frame):
         raise AuditInputError(f"graph has {graph.n_nodes} nodes but the population has {len(frame)} rows")
     prep = Prepared(rule=rule, frame=frame, seed=int(seed), groupings=list(groupings), singles=singles,
-                    attributes=attributes, references=_references(groupings, singles, reference),
+                    attributes=attributes,
+                    references=reference_codes(list(groupings) + [g for g in singles.values() if g not in groupings],
+                                               reference),
                     inputs=[], additive=additive, own=own, final=own, graph=graph, network=network,
                     C=C, R=R, notes=notes)
     if additive:

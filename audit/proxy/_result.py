@@ -296,6 +296,15 @@ class ProxyResult:
             out.append(e)
         return out
 
+    def annotate_findings(self, findings):
+        """The findings with their top proxies and mechanism (see :meth:`annotate_pushed_out`)."""
+        entries = [{"attributes": list(f.attributes), "group": dict(f.group), "tier": f.tier,
+                    "reference_group": dict(f.comparator), "mechanism": f.mechanism} for f in findings]
+        done = self.annotate_pushed_out(entries)
+        return findings.replace_items(
+            f.annotate(top_proxies=tuple(e.get("top_proxies") or ()), mechanism=e.get("mechanism") or f.mechanism)
+            for f, e in zip(findings, done, strict=True))
+
     def _tier_share(self, kind: str, feature: str, attrs: list, group: dict, tier: Any) -> float | None:
         """``(r1 - r0) / (1 - r0)`` for the equalised input (see :meth:`annotate_pushed_out`), or None."""
         where = self._groupings.get(tuple(attrs))

@@ -238,17 +238,16 @@ def suppress_small_counts(obj: Any, t: int) -> Any:
     return obj
 
 
-def build_document(ctx, results: dict[str, Any]) -> dict:
-    """Arrange the results into the versioned report document."""
+def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
+    """Arrange the results (and the annotated findings) into the versioned report document."""
     rule, pop, graph = ctx.rule, ctx.population, ctx.graph
     t = ctx.disclosure_threshold
-    impact = results.get("impact")
-    pushed_out = impact.pushed_out() if impact is not None and hasattr(impact, "pushed_out") else []
-    for name in ("proxy", "contagion"):
-        res = results.get(name)
-        if res is not None and hasattr(res, "annotate_pushed_out"):
-            pushed_out = res.annotate_pushed_out(pushed_out)
-    pushed_out = [e for e in pushed_out if isinstance(e.get("n"), int) and e["n"] >= ctx.min_group_size]
+    if findings is None:
+        from audit._run import annotate_findings
+
+        findings = annotate_findings(results)
+    all_findings = findings.to_dict()
+    pushed_out = [f for f in all_findings if f["verdict"] == "pushed out"]
     sections = {name: _family_block(name, ctx, results) for name in FAMILIES}
     impact_doc = sections["impact"] if sections["impact"].get("status") not in ("not run", "error") else None
     singles = [g for g in ctx.groupings if len(g.attributes) == 1]
@@ -281,14 +280,20 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
         notes.append("No outcome label was given: error-rate parity (false positive/negative rates) "
                      "is not assessed.")
     synthetic = synthetic_note(ctx)
+    st = ctx.settings
     settings = {
-        "intersections": ctx.intersections,
+        "intersections": st.intersections,
         "reference": ctx.reference,
-        "min_group_size": ctx.min_group_size,
+        "min_group_size": st.min_group_size,
         "disclosure_threshold": t,
-        "alpha": ctx.alpha,
-        "seed": ctx.seed,
+        "alpha": st.alpha,
+        "threshold": st.threshold,
+        "power": st.power,
+        "bins": {k: (v if isinstance(v, int) else list(v)) for k, v in st.bins.items()},
+        "seed": st.seed,
     }
+    for attr, note in (ctx.bins or {}).items():
+        notes.append(f"Protected attribute {note}")
     card = rule.to_card()
     sizes = _group_sizes(ctx)
 
@@ -297,10 +302,11 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
         return sizes.get(key, 0) >= ctx.min_group_size
 
     summary = build_summary(
-        pushed_out=pushed_out, rule=card, impact_status=sections["impact"]["status"],
+        findings=all_findings, rule=card, n_candidates=(sections["impact"] or {}).get("n_candidates"),
+        detection_limits=(sections["impact"] or {}).get("detection_limits") or [], impact_status=sections["impact"]["status"],
         impact_reason=sections["impact"].get("reason"), settings=settings, synthetic=synthetic,
         nameable=nameable, notes=notes, n_small_groups=small_groups,
-        favourable={t.get("name"): bool(t.get("favourable", True)) for t in sections["impact"].get("tiers") or []
+        favourable={t.get("name"): t.get("favourable") != "out" for t in sections["impact"].get("tiers") or []
                     if isinstance(t, Mapping)},
     )
     doc = {
@@ -308,6 +314,7 @@ def build_document(ctx, results: dict[str, Any]) -> dict:
         "tool": {"name": "scoring-rule-audit", "version": __version__},
         "summary": summary,
         "pushed_out": pushed_out,
+        "findings": all_findings,
         "rule": card,
         "population": {
             "source": pop.source,

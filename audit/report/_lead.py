@@ -1,19 +1,19 @@
-"""The lead: a short plain-language summary generated from the pushed-out findings.
+"""The lead: a short plain-language summary generated from the findings.
 
 The summary is part of report.json (``summary``); report.md and report.html
 print its strings verbatim, so the three formats agree by construction.  Every
 number in a sentence is printed from the numeric fields stored next to it.
 
-Hedging
--------
-* ``strong``   - the whole confidence interval of the impact ratio is below 0.8
-  and q < 0.01: "Strong evidence: ... reach ... at 41% of the rate of ...".
-* ``moderate`` - the whole interval is below 0.8 and q < 0.05: "Evidence: ...".
-* ``weak``     - anything else (the interval reaches 0.8, or q is not below
-  0.05): "Weak evidence: ... may reach ...", with the reason.
+Verdicts (see the impact family's ``methods["verdicts"]``)
+-------------------------------------------------------------
+* ``pushed out``   - the selection-valid upper bound of the ratio to the truly
+  best group is below the line (0.8), with false discovery rate control:
+  "X reach T at 41% of the rate of B (...; at most 55% of the best group's)".
+* ``below parity`` - significantly below the best group, not shown to be below
+  the line: "X reach T less often than B: ... (not shown to be below 0.8)".
 
 A group smaller than the minimum group size is never named in the lead, as a
-finding or as a reference group.
+finding or as a comparison group.
 """
 
 from __future__ import annotations
@@ -30,19 +30,8 @@ from audit.report._format import (
     is_num,
 )
 
-FOUR_FIFTHS = 0.8
 RAN = ("ok", "ran", "partial")  # statuses of a family that produced results
 PER_TIER = 2  # most excluded groups named per tier
-
-
-def strength(entry: Mapping, line: float = FOUR_FIFTHS) -> str:
-    hi, q = entry.get("ci_high"), entry.get("q_value")
-    below = is_num(hi) and hi < line
-    if below and is_num(q) and q < 0.01:
-        return "strong"
-    if below and is_num(q) and q < 0.05:
-        return "moderate"
-    return "weak"
 
 
 #: How the mechanism codes of the audit families read in a sentence.
@@ -114,8 +103,7 @@ def _ref_phrase(entry: Mapping, nameable: Callable[[Mapping], bool]) -> str:
 
 
 def finding_text(entry: Mapping, *, ci_level: str, nameable: Callable[[Mapping], bool],
-                 favourable: bool = True, verb: str | None = None) -> str:
-    s = strength(entry)
+                 favourable: bool = True, verb: str | None = None, line: float = 0.8) -> str:
     who = group_phrase(entry.get("group"))
     who = who[0].upper() + who[1:]
     tier = entry.get("tier", "?")
@@ -124,22 +112,14 @@ def finding_text(entry: Mapping, *, ci_level: str, nameable: Callable[[Mapping],
     ratio = entry.get("impact_ratio")
     numbers = (f"{fmt_pct(entry.get('selection_rate'))} vs {fmt_pct(entry.get('reference_rate'))}; "
                f"impact ratio {fmt_ratio(ratio)}, {ci_level} CI {fmt_ci(entry.get('ci_low'), entry.get('ci_high'))}; "
+               f"upper bound {fmt_ratio(entry.get('ratio_upper_bound'))} whichever group is truly best; "
                f"{fmt_q_clause(entry.get('q_value'))}")
     mech = f" Mechanism: {mechanism_text(entry)}."
-    if s == "strong":
-        return (f"Strong evidence: {who} {verb} {tier} at {fmt_share_of(ratio)} of the rate of {ref} "
+    if entry.get("verdict") == "pushed out":
+        return (f"Pushed out: {who} {verb} {tier} at {fmt_share_of(ratio)} of the rate of {ref} "
                 f"({numbers}).{mech}")
-    if s == "moderate":
-        return f"Evidence: {who} {verb} {tier} at {fmt_share_of(ratio)} of the rate of {ref} ({numbers}).{mech}"
-    hi, q = entry.get("ci_high"), entry.get("q_value")
-    if is_num(hi) and hi >= FOUR_FIFTHS:
-        why = "the interval reaches 0.8, so the gap may not cross the four-fifths line"
-    elif not (is_num(q) and q < 0.05):
-        why = "the difference is not significant after correction for multiple comparisons"
-    else:
-        why = "the evidence is limited"
-    return (f"Weak evidence: {who} may {verb} {tier} at a lower rate than {ref}: "
-            f"{fmt_share_of(ratio)} of their rate ({numbers}); {why}.{mech}")
+    return (f"Below parity: {who} {verb} {tier} less often than {ref}, at {fmt_share_of(ratio)} of their rate "
+            f"({numbers}; not shown to be below {line:g}).{mech}")
 
 
 def _most_excluded(pushed_out: Sequence[Mapping], tier_order: Sequence[str], min_group_size: int,
@@ -178,13 +158,15 @@ def _verb(favourable: bool, higher_is_better: bool) -> str:
 
 def build_summary(
     *,
-    pushed_out: Sequence[Mapping],
+    findings: Sequence[Mapping],
     rule: Mapping,
     impact_status: str,
     impact_reason: str | None,
     settings: Mapping,
     synthetic: str | None,
     nameable: Callable[[Mapping], bool],
+    n_candidates: int | None = None,
+    detection_limits: Sequence[Mapping] = (),
     notes: Sequence[str] = (),
     n_small_groups: int = 0,
     favourable: Mapping[str, bool] | None = None,
@@ -192,6 +174,7 @@ def build_summary(
 ) -> dict:
     """The ``summary`` block of report.json: headline, findings (with their numbers) and caveats."""
     alpha = float(settings.get("alpha", 0.05))
+    line = float(settings.get("threshold", 0.8))
     ci_level = f"{100 * (1 - alpha):g}%"
     min_size = int(settings.get("min_group_size", 30))
     tiers = [t["name"] for t in rule.get("tiers", [])]
@@ -199,13 +182,16 @@ def build_summary(
     higher = bool(rule.get("higher_is_better", True))
     title = rule.get("title") or rule.get("name") or "the rule"
 
-    eligible = [e for e in pushed_out if is_num(e.get("n")) and e["n"] >= min_size]
+    pushed_out = [e for e in findings if e.get("verdict") == "pushed out"]
+    top = [e for e in pushed_out if e.get("parent") is None]
+    eligible = [e for e in top if is_num(e.get("n")) and e["n"] >= min_size]
     chosen = _most_excluded(eligible, tiers, min_size, per_tier)
-    findings = []
+    out_findings = []
     for e in chosen:
-        findings.append({
-            "text": finding_text(e, ci_level=ci_level, nameable=nameable,
+        out_findings.append({
+            "text": finding_text(e, ci_level=ci_level, nameable=nameable, line=line,
                                  verb=_verb(fav.get(e.get("tier"), True), higher)),
+            "verdict": e.get("verdict"),
             "tier": e.get("tier"),
             "group": dict(e.get("group") or {}),
             "attributes": list(e.get("attributes") or []),
@@ -216,40 +202,51 @@ def build_summary(
             "impact_ratio": e.get("impact_ratio"),
             "ci_low": e.get("ci_low"),
             "ci_high": e.get("ci_high"),
+            "ratio_upper_bound": e.get("ratio_upper_bound"),
             "q_value": e.get("q_value"),
             "mechanism": mechanism_text(e),
-            "strength": strength(e),
         })
 
+    groups = {(tuple(e.get("attributes") or []), tuple(sorted((e.get("group") or {}).items(), key=str)))
+              for e in eligible}
+    nested = len(pushed_out) - len(top)
     if impact_status not in RAN:
         headline = (f"Disparate impact was not assessed for {title}"
                     + (f" ({impact_reason})" if impact_reason else "") + "; no group is named.")
-    elif eligible and not findings:
-        headline = (f"Under {title}, {len(eligible)} group–tier finding{'s' if len(eligible) != 1 else ''} "
-                    f"meet the pushed-out criterion (impact ratio below 0.8 with q < {alpha:g}), but every one "
-                    f"rests on counts too small to publish; the groups are listed without their rates.")
-    elif findings:
-        groups = {(tuple(e.get("attributes") or []), tuple(sorted((e.get("group") or {}).items(), key=str)))
-                  for e in eligible}
+    elif eligible and not out_findings:
+        headline = (f"Under {title}, {len(groups)} group{'s are' if len(groups) != 1 else ' is'} pushed out of at "
+                    f"least one tier, but every finding rests on counts too small to publish; the groups are "
+                    f"listed without their rates.")
+    elif out_findings:
         hit_tiers = [t for t in tiers if any(e.get("tier") == t for e in eligible)]
-        worst = min(findings, key=lambda f: (f["impact_ratio"], str(f["group"])))
-        hidden = sum(1 for e in eligible if not is_num(e.get("impact_ratio")))
+        published = [e for e in eligible if is_num(e.get("impact_ratio"))]
+        worst = min(published, key=lambda e: (e["impact_ratio"], str(e["group"])))
+        hidden = len(eligible) - len(published)
         noun = "benefit tier" if all(fav.get(t, True) for t in tiers) else "tier"
         plural = len(groups) != 1
+        m = f" of {n_candidates}" if n_candidates else ""
         headline = (f"Under {title}, {len(groups)} group{'s' if plural else ''} "
                     f"{'are' if plural else 'is'} pushed out of at least one {noun}: "
-                    f"{'they get' if plural else 'it gets'} its favourable outcome at less than four-fifths of the "
-                    f"most favoured group's rate ({len(eligible)} group–tier finding{'s' if len(eligible) != 1 else ''}"
-                    f" in {len(hit_tiers)} of {len(tiers)} tiers, each with impact ratio below 0.8 and q < {alpha:g}"
-                    + (f"; {hidden} of them rest on counts too small to publish" if hidden else "") + "). "
-                    f"The largest gap: {group_phrase(worst['group'])} "
-                    f"{_verb(fav.get(worst['tier'], True), higher)} "
-                    f"{worst['tier']} at {fmt_share_of(worst['impact_ratio'])} of the most favoured group's rate.")
+                    f"{'each gets' if plural else 'it gets'} the favourable outcome at less than {line:g} times the "
+                    f"best group's rate, with the whole confidence bound below that line "
+                    f"({len(eligible)} group–tier finding{'s' if len(eligible) != 1 else ''} in {len(hit_tiers)} of "
+                    f"{len(tiers)} tiers; false discovery rate {alpha:g}"
+                    + (f"; {hidden} of them rest on counts too small to publish" if hidden else "")
+                    + (f"; {nested} more for intersections listed under these groups" if nested else "") + "). "
+                    f"The largest gap, the most extreme of {m.removeprefix(' of ') or 'all'} estimated ratios: "
+                    f"{group_phrase(worst['group'])} {_verb(fav.get(worst['tier'], True), higher)} "
+                    f"{worst['tier']} at {fmt_share_of(worst['impact_ratio'])} of the most favoured group's rate "
+                    f"(at most {fmt_share_of(worst.get('simultaneous_upper_bound'))}, a bound that allows for it "
+                    f"being picked as the most extreme).")
     else:
-        headline = (f"No group of at least {min_size} people is pushed out of any tier under {title} "
-                    f"(no impact ratio is below 0.8 with q < {alpha:g}). This does not show that the rule "
-                    f"treats groups equally: smaller gaps, smaller groups and unrecorded attributes are not "
-                    f"covered.")
+        below = [e for e in findings if e.get("verdict") == "below parity" and e.get("parent") is None]
+        headline = (f"No group of at least {min_size} people is shown to be pushed out of any tier under {title} "
+                    f"(no group's rate is shown to be below {line:g} times the best group's at false discovery "
+                    f"rate {alpha:g})"
+                    + (f"; {len(below)} group–tier finding{'s are' if len(below) != 1 else ' is'} significantly "
+                       f"below parity without being shown to cross that line" if below else "")
+                    + ". This does not show that the rule treats groups equally: smaller gaps, smaller groups and "
+                      "unrecorded attributes are not covered (see the detection limits).")
 
     caveats = []
     if synthetic:
@@ -282,8 +279,24 @@ def build_summary(
                      "group minus its sub-groups, can still narrow some down; audit single attributes only or "
                      "raise the threshold where that matters).")
     if impact_status in RAN:
-        caveats.append(f"q-values are Benjamini–Hochberg adjusted across all group–tier comparisons; "
-                       f"intervals are {ci_level} confidence intervals. An impact ratio measures a gap in "
-                       f"outcomes; it does not by itself show intent.")
+        caveats.append(f"'Pushed out' means the group's rate of the favourable outcome is shown to be below {line:g} "
+                       f"times the best group's, whichever group is truly best (a selection-valid bound), with a "
+                       f"false discovery rate of {alpha:g} across all group–tier candidates; {line:g} is a screening "
+                       f"rule of thumb (the EEOC's four-fifths rule), not a legal finding. Intervals are {ci_level} "
+                       f"confidence intervals. An impact ratio measures a gap in outcomes; it does not by itself "
+                       f"show intent.")
     caveats.extend(notes)
-    return {"headline": headline, "findings": findings, "caveats": caveats}
+    limits = _limits_text(detection_limits, line)
+    return {"headline": headline, "findings": out_findings, "not_found": limits, "caveats": caveats}
+
+
+def _limits_text(limits: Sequence[Mapping], line: float) -> list[str]:
+    """Where nothing was found but the audit could only have found a large gap ("not found, and ...")."""
+    out = []
+    for r in limits:
+        d = r.get("detectable_ratio")
+        if r.get("verdict") is None and is_num(d) and d < line - 0.1:
+            out.append(f"{group_phrase(r.get('group'))} / {r.get('tier')}: not found to be pushed out, but this audit "
+                       f"could only have found it reliably at a ratio of {fmt_ratio(d)} or lower "
+                       f"({r.get('n')} people).")
+    return out

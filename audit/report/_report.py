@@ -102,8 +102,8 @@ class Report:
                 f"pushed_out={len(d['pushed_out'])})")
 
 
-def build_report(ctx, results: dict[str, Any]) -> Report:
-    return Report(build_document(ctx, results), dict(results))
+def build_report(ctx, results: dict[str, Any], findings=None) -> Report:
+    return Report(build_document(ctx, results, findings), dict(results))
 
 
 def render_rule_card_html(card: dict) -> str:

@@ -40,6 +40,7 @@ class Term:
     source: str | None = None
     illustrative: bool = False
     note: str = ""
+    context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class Rule:
             expr = compile_expression(text, where=where)
             kind = "condition" if t.when is not None else "value"
             points = t.points if kind == "condition" else t.weight
-            terms.append(Term(tid, t.label, kind, text, float(points), t.source, t.illustrative, t.note))
+            terms.append(Term(tid, t.label, kind, text, float(points), t.source, t.illustrative, t.note, t.context))
             if spec.columns:
                 undeclared = sorted(set(expr.columns) - set(spec.columns))
                 if undeclared:
@@ -177,7 +178,8 @@ class Rule:
         if spec.kind == "observed":
             features.add(spec.score_column)
         tiers = tuple(
-            Tier(t.name, t.benefit, t.threshold, t.at_most, t.top_k, t.top_fraction, t.source, t.illustrative)
+            Tier(t.name, t.benefit, t.threshold, t.at_most, t.top_k, t.top_fraction, t.source, t.illustrative,
+                 t.favourable, t.context)
             for t in spec.tiers
         )
         net = None
@@ -519,6 +521,19 @@ class Rule:
                        title=f"{self.title} (raw points total)",
                        content_hash=_canonical_hash([self.content_hash, "without-lookup"]))
 
+    def with_tiers(self, tiers: Sequence[Tier]) -> Rule:
+        """The same rule with other tiers (e.g. only the tiers an audit family compares)."""
+        return replace(self, tiers=tuple(tiers))
+
+    def directed(self) -> Rule:
+        """The rule with only the tiers that have a favourable side, each side stated explicitly.
+
+        The proxy and network families compare favourable outcomes, so they
+        run on this view; a band with no favourable side is not compared.
+        """
+        return self.with_tiers(tuple(replace(t, favourable="in" if d else "out")
+                                     for t, d in zip(self.tiers, self.tier_directions, strict=True) if d is not None))
+
     def with_features(self, features: Sequence[str]) -> Rule:
         """Declare the input columns of a callable rule (used when they were not given)."""
         return replace(self, features=tuple(sorted(features)))
@@ -539,7 +554,8 @@ class Rule:
             "range": list(self.range) if self.range else None,
             "terms": [
                 {"id": t.id, "label": t.label, "kind": t.kind, "expression": t.expression,
-                 "points": t.points, "source": t.source, "illustrative": t.illustrative, "note": t.note}
+                 "points": t.points, "source": t.source, "illustrative": t.illustrative, "note": t.note,
+                 **({"context": t.context} if t.context else {})}
                 for t in self.terms
             ],
             "network": None if self.network is None else {
@@ -552,8 +568,11 @@ class Rule:
             "tiers": [
                 {"name": t.name, "benefit": t.benefit, "rule": t.describe(), "threshold": t.threshold,
                  "at_most": t.at_most, "top_k": t.top_k, "top_fraction": t.top_fraction,
-                 "source": t.source, "illustrative": t.illustrative}
-                for t in self.tiers
+                 "source": t.source, "illustrative": t.illustrative,
+                 "favourable": {True: "in", False: "out", None: None}[d],
+                 "favourable_stated": t.favourable is not None,
+                 **({"context": t.context} if t.context else {})}
+                for t, d in zip(self.tiers, self.tier_directions, strict=True)
             ],
             "sources": [dict(s) for s in self.sources],
             "columns": {k: dict(v) for k, v in sorted(self.columns.items())},
@@ -571,6 +590,15 @@ class Rule:
         for key, cite in self.citations.items():
             card[f"{key}_citation"] = dict(cite)
         return card
+
+    @property
+    def tier_directions(self) -> tuple[bool | None, ...]:
+        """Per tier: attaining it is favourable (True), avoiding it is (False), or neither (None).
+
+        See :meth:`audit.rules.Tier.direction`; the rule supplies its scale
+        (``higher_is_better``, ``range``).
+        """
+        return tuple(t.direction(self.higher_is_better, self.range) for t in self.tiers)
 
     def __repr__(self) -> str:
         return (f"Rule(name={self.name!r}, kind={self.kind!r}, status={self.status!r}, "

@@ -38,6 +38,10 @@ class ColumnSpec(_Strict):
     values: list[Any] | None = Field(default=None, max_length=10_000)
 
 
+#: A context tag: one lower-case word or hyphenated phrase ("speech", "public-services").
+CONTEXT_PATTERN = r"^[a-z][a-z\-]{0,39}$"
+
+
 class _Cited(_Strict):
     source: str | None = None
     illustrative: bool = False
@@ -53,6 +57,8 @@ class _Cited(_Strict):
 class TermSpec(_Cited):
     id: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
     label: str = Field(min_length=1, max_length=200)
+    # The area of life the behaviour belongs to (consumption, speech, payments, association, ...).
+    context: str | None = Field(default=None, pattern=CONTEXT_PATTERN)
     when: str | None = Field(default=None, max_length=2000)
     value: str | None = Field(default=None, max_length=2000)
     points: float | None = None
@@ -99,6 +105,11 @@ class TierSpec(_Cited):
     at_most: float | None = None
     top_k: int | None = Field(default=None, ge=1)
     top_fraction: float | None = Field(default=None, gt=0, le=1)
+    # Which side of the tier is good news ("in": attaining it; "out": avoiding it).  Derived when
+    # absent wherever that is unambiguous (audit.rules.Tier.direction).
+    favourable: Literal["in", "out"] | None = None
+    # The area of life the benefit belongs to (travel, credit, housing, ...), for the EU AI Act screen.
+    context: str | None = Field(default=None, pattern=CONTEXT_PATTERN)
 
     @model_validator(mode="after")
     def _one_cut(self):

@@ -27,6 +27,13 @@ class Tier:
       tied at the cut is included, so slightly more than k people may attain
       it; this keeps the result independent of row order.
 
+    ``favourable`` says which side of the tier is good news for the person
+    scored: ``"in"`` (attaining it: a benefit, a low-risk band) or ``"out"``
+    (avoiding it: a high-risk band, a blacklist).  When it is not given it is
+    derived where that is unambiguous (see :meth:`direction`); a band in the
+    middle of the scale has no favourable side of its own and is shown as a
+    distribution, never audited for exclusion.
+
     Examples
     --------
     >>> import numpy as np
@@ -45,8 +52,12 @@ class Tier:
     top_fraction: float | None = None
     source: str | None = None
     illustrative: bool = False
+    favourable: str | None = None
+    context: str | None = None
 
     def __post_init__(self) -> None:
+        if self.favourable not in (None, "in", "out"):
+            raise AuditInputError(f"tier {self.name!r}: favourable must be 'in' or 'out', got {self.favourable!r}")
         cut = self.threshold is not None or self.at_most is not None
         ranked = (self.top_k is not None) + (self.top_fraction is not None)
         if cut + ranked != 1:
@@ -61,6 +72,49 @@ class Tier:
     @property
     def is_ranked(self) -> bool:
         return self.top_k is not None or self.top_fraction is not None
+
+    @property
+    def is_band(self) -> bool:
+        """Both ends drawn: ``threshold <= score <= at_most``."""
+        return self.threshold is not None and self.at_most is not None
+
+    def direction(self, higher_is_better: bool = True,
+                  score_range: tuple[float, float] | None = None) -> bool | None:
+        """Whether attaining the tier is the favourable outcome (True), avoiding it is (False), or neither (None).
+
+        An explicit ``favourable`` decides.  Otherwise the direction is derived
+        only where the tier is one side of a single cut of the scale: a
+        threshold or a top-k cut (the upper side), ``at_most`` alone (the lower
+        side), or a band that reaches an end of the rule's ``score_range`` (it
+        is then the upper or the lower side).  The upper side is favourable
+        when higher scores are better, the lower side when lower scores are.
+        A band strictly inside the scale (COMPAS "Medium", deciles 5-7) has no
+        favourable side: None.
+
+        Examples
+        --------
+        >>> Tier("Low", at_most=4).direction(higher_is_better=False)
+        True
+        >>> Tier("High", threshold=8).direction(higher_is_better=False)
+        False
+        >>> print(Tier("Medium", threshold=5, at_most=7).direction(False, (1, 10)))
+        None
+        >>> Tier("FTA 1", threshold=1, at_most=1).direction(False, (1, 6))
+        True
+        """
+        if self.favourable is not None:
+            return self.favourable == "in"
+        if self.is_ranked or (self.threshold is not None and self.at_most is None):
+            return bool(higher_is_better)
+        if self.at_most is not None and self.threshold is None:
+            return not higher_is_better
+        if score_range is not None:
+            low, high = score_range
+            if self.at_most >= high:  # the band is the upper side of the cut at `threshold`
+                return bool(higher_is_better)
+            if self.threshold <= low:  # the lower side of the cut at `at_most`
+                return not higher_is_better
+        return None
 
     def describe(self) -> str:
         """The rule in words, e.g. ``"score >= 650"`` or ``"top 1% of scores"``."""

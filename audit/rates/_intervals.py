@@ -16,6 +16,8 @@ __all__ = [
     "bootstrap_impact_ratios",
     "compare_proportions",
     "ratio_score_interval",
+    "ratio_score_test",
+    "ratio_upper_bound",
     "wilson_interval",
 ]
 
@@ -68,12 +70,15 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[np.ndarray, np.nd
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
-def _ratio_score(r, x1, n1, x2, n2, correction: bool) -> np.ndarray:
-    """Miettinen-Nurminen score statistic for H0: p1 / p2 = r (vectorised)."""
+def restricted_mle(r, x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-likelihood (p1, p2) under the constraint p1 = r * p2 (vectorised).
+
+    Farrington & Manning (1990): the smaller root of a*p^2 + b*p + c = 0,
+    written as 2c / (-b + sqrt(disc)) so that it does not cancel when
+    b^2 >> 4ac.  Counts may be expected (non-integer) counts, which gives the
+    limit of the estimates under an alternative (used for power).
+    """
     N = n1 + n2
-    # Restricted maximum-likelihood estimate of p2 under p1 = r * p2 (Farrington &
-    # Manning 1990, eq. for the ratio): smaller root of a*p^2 + b*p + c = 0,
-    # written as 2c / (-b + sqrt(disc)) so that it does not cancel when b^2 >> 4ac.
     a = N * r
     b = -(n1 * r + x1 + n2 + x2 * r)
     c = x1 + x2
@@ -82,14 +87,50 @@ def _ratio_score(r, x1, n1, x2, n2, correction: bool) -> np.ndarray:
         p2 = np.where(c > 0, 2 * c / (-b + np.sqrt(disc)), 0.0)
         p2 = np.clip(p2, 0.0, np.minimum(1.0, 1.0 / r))
         p1 = np.clip(r * p2, 0.0, 1.0)
+    return p1, p2
+
+
+def _ratio_score(r, x1, n1, x2, n2, correction: bool) -> np.ndarray:
+    """Miettinen-Nurminen score statistic for H0: p1 / p2 = r (vectorised)."""
+    N = n1 + n2
+    p1, p2 = restricted_mle(r, x1, n1, x2, n2)
+    with np.errstate(invalid="ignore", divide="ignore"):
         var = p1 * (1 - p1) / n1 + r * r * p2 * (1 - p2) / n2
         if correction:
             var = var * N / (N - 1)
         num = x1 / n1 - r * x2 / n2
         z = num / np.sqrt(var)
-    # Degenerate variance (all-or-nothing tables): the sign of the numerator decides.
-    z = np.where(var > 0, z, np.sign(num) * np.inf)
+        # Degenerate variance (all-or-nothing tables): the sign of the numerator decides.
+        z = np.where(var > 0, z, np.sign(num) * np.inf)
     return np.where((var <= 0) & (num == 0), 0.0, z)
+
+
+def _solve_ratio(x1, n1, x2, n2, target, start, correction: bool) -> np.ndarray:
+    """The ratio r with score statistic Z(r) = ``target``, for many tables at once.
+
+    Z(r) decreases in r, so the root is found by bisection on log(r) in a
+    window of e^60 around ``start`` (a log ratio inside the bracket); every
+    table is solved in the same loop.
+    """
+    span = 60.0
+    lo_ = start - span
+    hi_ = start + span
+    for _ in range(200):
+        mid = 0.5 * (lo_ + hi_)
+        above = _ratio_score(np.exp(mid), x1, n1, x2, n2, correction) > target
+        lo_ = np.where(above, mid, lo_)
+        hi_ = np.where(above, hi_, mid)
+        if np.all(hi_ - lo_ <= 1e-15 * np.maximum(1.0, np.abs(lo_))):
+            break
+    return np.exp(0.5 * (lo_ + hi_))
+
+
+def _start(x1, n1, x2, n2) -> np.ndarray:
+    """A log ratio to start the search from: the estimate, or 1/n1 over p2 when x1 is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p2 = np.where(x2 > 0, x2 / n2, 1.0)
+        est = np.where(x1 > 0, (x1 * n2) / np.where(x2 > 0, x2 * n1, 1.0), (1.0 / n1) / p2)
+        return np.log(np.where(np.isfinite(est) & (est > 0), est, 1.0))
 
 
 def ratio_score_interval(
@@ -129,6 +170,8 @@ def ratio_score_interval(
     """
     x1, n1, x2, n2 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
                                           for v in (count1, nobs1, count2, nobs2)))
+    shape = x1.shape
+    x1, n1, x2, n2 = (a.ravel() for a in (x1, n1, x2, n2))
     z = _z(alpha)
     ok = (n1 > 0) & (n2 > 0) & (x2 > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -138,33 +181,67 @@ def ratio_score_interval(
     high = np.full(ratio.shape, np.nan)
     zero = ok & (x1 == 0)
     pos = ok & (x1 > 0)
-    span = 60.0  # e^60 around the estimate: far beyond any finite bound
-    with np.errstate(divide="ignore"):
-        logr = np.where(pos, np.log(np.where(pos, ratio, 1.0)), 0.0)
-        # The estimate is 0: search the upper bound from a tiny ratio upwards.
-        base = np.log(np.where(zero, (1.0 / n1) / np.where(x2 > 0, x2 / n2, 1.0), 1.0))
+    start = _start(x1, n1, x2, n2)
     ip, iz = np.flatnonzero(pos), np.flatnonzero(zero)
-    # Every bound of every table in one bisection: Z(r) decreases in r; find
-    # Z(r) = target between exp(lo) and exp(hi).  Lower bounds solve Z = z, upper
-    # bounds Z = -z.
+    # Lower bounds solve Z = z, upper bounds Z = -z; every bound of every table in one bisection.
     idx = np.concatenate([ip, ip, iz])
     if idx.size:
         target = np.concatenate([np.full(ip.size, z), np.full(ip.size + iz.size, -z)])
-        lo_ = np.concatenate([logr[ip] - span, logr[ip], base[iz] - span])
-        hi_ = np.concatenate([logr[ip], logr[ip] + span, base[iz] + span])
         sub = tuple(a[idx] for a in (x1, n1, x2, n2))
-        for _ in range(200):
-            mid = 0.5 * (lo_ + hi_)
-            above = _ratio_score(np.exp(mid), *sub, correction) > target
-            lo_ = np.where(above, mid, lo_)
-            hi_ = np.where(above, hi_, mid)
-            if np.all(hi_ - lo_ <= 1e-15 * np.maximum(1.0, np.abs(lo_))):
-                break
-        root = np.exp(0.5 * (lo_ + hi_))
+        root = _solve_ratio(*sub, target, start[idx], correction)
         low[ip] = root[:ip.size]
         high[ip] = root[ip.size:2 * ip.size]
         high[iz] = root[2 * ip.size:]
-    return ratio, low, high
+    return ratio.reshape(shape), low.reshape(shape), high.reshape(shape)
+
+
+def ratio_upper_bound(count1, nobs1, count2, nobs2, alpha=0.05, correction: bool = True) -> np.ndarray:
+    """One-sided upper confidence bound for p1 / p2 at level 1 - ``alpha`` (element-wise ``alpha`` allowed).
+
+    The bound inverts the same Miettinen-Nurminen score statistic as
+    :func:`ratio_score_interval` and :func:`ratio_score_test`, so that
+    ``ratio_upper_bound(...) < r0`` exactly when the one-sided test of
+    ``p1 / p2 >= r0`` rejects at ``alpha``.  NaN where ``count2 == 0`` (the
+    ratio is undefined).
+
+    Examples
+    --------
+    >>> round(float(ratio_upper_bound(10, 100, 20, 100, alpha=0.025)[0]), 4)  # the two-sided 95% upper bound
+    0.9949
+    """
+    x1, n1, x2, n2, a = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
+                                             for v in (count1, nobs1, count2, nobs2, alpha)))
+    shape = x1.shape
+    x1, n1, x2, n2, a = (v.ravel() for v in (x1, n1, x2, n2, a))
+    ok = (n1 > 0) & (n2 > 0) & (x2 > 0)
+    out = np.full(x1.shape, np.nan)
+    i = np.flatnonzero(ok)
+    if i.size:
+        target = -stats.norm.isf(a[i])
+        out[i] = _solve_ratio(x1[i], n1[i], x2[i], n2[i], target, _start(x1, n1, x2, n2)[i], correction)
+    return out.reshape(shape)
+
+
+def ratio_score_test(count1, nobs1, count2, nobs2, value=1.0, correction: bool = True) -> np.ndarray:
+    """One-sided p-value of H0: p1 / p2 >= ``value`` against p1 / p2 < ``value`` (element-wise).
+
+    The Miettinen-Nurminen (1985) / Farrington-Manning (1990) score test for a
+    ratio of independent proportions — statsmodels'
+    ``test_proportions_2indep(compare="ratio", method="score",
+    alternative="smaller")`` with the N / (N - 1) variance factor.  NaN where
+    ``count2 == 0`` or a group is empty.
+
+    Examples
+    --------
+    >>> round(float(ratio_score_test(30, 100, 50, 100, value=0.8)[0]), 4)
+    0.0548
+    """
+    x1, n1, x2, n2, v = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float))
+                                             for x in (count1, nobs1, count2, nobs2, value)))
+    ok = (n1 > 0) & (n2 > 0) & (x2 > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = _ratio_score(np.where(ok, v, 1.0), x1, np.where(ok, n1, 1.0), x2, np.where(ok, n2, 1.0), correction)
+    return np.where(ok, stats.norm.cdf(z), np.nan)
 
 
 def compare_proportions(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +267,8 @@ def compare_proportions(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
     """
     x1, n1, x2, n2 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.int64))
                                           for v in (x1, n1, x2, n2)))
+    shape = x1.shape
+    x1, n1, x2, n2 = (a.ravel() for a in (x1, n1, x2, n2))
     N = n1 + n2
     ok = (n1 > 0) & (n2 > 0)
     hits = x1 + x2
@@ -210,7 +289,7 @@ def compare_proportions(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
         p[i] = cache[key]
     p = np.where(ok, np.minimum(p, 1.0), np.nan)
     test = np.where(~ok, "", np.where(fisher, "fisher", "score"))
-    return p, test
+    return p.reshape(shape), test.reshape(shape)
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:
