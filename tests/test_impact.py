@@ -17,7 +17,8 @@ import audit.impact._audit
 import audit.impact._core
 import audit.impact._curve
 import audit.impact._result
-import audit.impact._stats
+import audit.rates._claims
+import audit.rates._intervals
 from audit._errors import AuditInputError
 from audit._privacy import cell_publishable
 from audit.groups import build_groupings
@@ -148,26 +149,28 @@ def test_distributions_equal_scipy(data, result):
         assert row["smd"] == pytest.approx((x.mean() - xr.mean()) / pooled, rel=1e-9)
 
 
-# ---------------------------------------------------------------- pushed out
-def test_pushed_out_rule(data, result):
+# ---------------------------------------------------------------- verdicts
+def test_findings_follow_the_verdict_rule(data, result):
     people, score, _, groupings = data
     po = result.pushed_out()
     assert po, "the planted group must be listed"
-    required = {"attributes", "group", "tier", "n", "selection_rate", "reference_group", "reference_rate",
-                "impact_ratio", "ci_low", "ci_high", "p_value", "q_value", "mechanism"}
+    required = {"verdict", "attributes", "group", "tier", "n", "selection_rate", "reference_group",
+                "reference_rate", "impact_ratio", "ci_low", "ci_high", "ratio_upper_bound", "p_value", "q_value",
+                "parity_p_value", "parity_q_value", "parent", "aliases", "mechanism", "suppressed"}
     for e in po:
-        assert required <= set(e)
+        assert required <= set(e) and e["verdict"] == "pushed out"
         assert e["mechanism"] == "direct"
         assert e["n"] >= 30
         assert e["group"] != e["reference_group"]
         assert e["group"].get("ethnicity") != "minority C"  # 20 people: never named
         if not e["suppressed"]:
-            assert e["q_value"] < 0.05 and e["selection_q_value"] < 0.05
-            assert e["impact_ratio"] < 0.8
+            assert e["q_value"] < 0.05 and e["ratio_upper_bound"] < 0.8
+            assert e["impact_ratio"] <= e["ratio_upper_bound"]
             # Recomputable by hand from the counts shown.
-            assert e["selection_rate"] == e["favourable_count"] / e["n"]
-            assert e["reference_rate"] == e["reference_favourable_count"] / e["reference_n"]
-            assert e["impact_ratio"] == pytest.approx(e["selection_rate"] / e["reference_rate"], rel=1e-14)
+            # (Published to 10 decimal places.)
+            assert e["selection_rate"] == pytest.approx(e["favourable_count"] / e["n"], abs=1e-10)
+            assert e["reference_rate"] == pytest.approx(e["reference_favourable_count"] / e["reference_n"], abs=1e-10)
+            assert e["impact_ratio"] == pytest.approx(e["selection_rate"] / e["reference_rate"], rel=1e-8)
             assert e["ci_low"] <= e["impact_ratio"] <= e["ci_high"]
     assert any(e["attributes"] == ["ethnicity"] and e["group"] == {"ethnicity": "minority A"} for e in po)
     # Publishable findings first, most excluded first; then the suppressed ones in name order.
@@ -177,16 +180,25 @@ def test_pushed_out_rule(data, result):
     assert ratios == sorted(ratios)
     # The tiny group does have a lower rate: it is shown, flagged, and not listed.
     tiny = result.rates[(result.rates["grouping"] == "ethnicity") & (result.rates["group"] == "ethnicity=minority C")]
-    assert tiny["small_group"].all() and not tiny["pushed_out"].any()
+    assert tiny["small_group"].all() and tiny["verdict"].isna().all()
     # The most favoured group is never listed.
     r = result.rates
-    assert not (r["pushed_out"] & (r["code"] == r["most_favoured_code"])).any()
-    # Every listed row satisfies the rule, and every row satisfying it is listed.
+    assert not (r["verdict"].notna() & (r["code"] == r["most_favoured_code"])).any()
+    # Every row satisfying a verdict's rule is listed with that verdict, and nothing else is.
     # (Checked on the unsuppressed figures: the decision does not depend on what may be shown.)
     raw = disparate_impact(score, groupings, TIERS, disclosure_threshold=0).rates
-    rule = (raw["four_fifths"].fillna(False) & (raw["q_value"] < 0.05) & (raw["selection_q_value"] < 0.05)
-            & ~raw["small_group"] & (raw["code"] != raw["most_favoured_code"]))
-    assert (rule == r["pushed_out"]).all() and int(rule.sum()) == len(po)
+    pushed = (raw["q_value"] < 0.05) & ~raw["small_group"]
+    parity = (raw["parity_q_value"] < 0.05) & ~raw["small_group"] & ~pushed
+    assert (pushed == (r["verdict"] == "pushed out")).all() and int(pushed.sum()) == len(po)
+    assert (parity == (r["verdict"] == "below parity")).all()
+    assert len(result.findings) == int(pushed.sum() + parity.sum())
+    # An intersection listed under a broader group's finding names it as its parent, which exists.
+    keys = {(tuple(e["attributes"]), tuple(e["group"].items()), e["tier"]) for e in result.findings.to_dict()}
+    for e in result.findings.to_dict():
+        if e["parent"] is not None:
+            p = e["parent"]
+            assert (tuple(p["attributes"]), tuple(p["group"].items()), e["tier"]) in keys
+            assert set(p["attributes"]) < set(e["attributes"])
 
 
 def test_most_favoured_and_reference(data):
@@ -210,9 +222,9 @@ def test_most_favoured_and_reference(data):
         disparate_impact(score, groupings[:2], TIERS[:1], reference={"age": "old"})
 
 
-def test_q_values_are_bh_over_every_comparison(data, result):
-    # Independent: hand-written BH (step-up) over the distinct comparisons of the whole audit,
-    # on the unsuppressed figures; suppression must not change any published q-value.
+def test_q_values_are_bh_over_every_candidate(data, result):
+    # Independent: hand-written BH (step-up) over every candidate of the whole audit, on the
+    # unsuppressed figures; suppression must not change any published q-value.
     def bh_by_hand(p):
         m, order = len(p), np.argsort(p)
         q, running = np.empty(m), 1.0
@@ -224,26 +236,18 @@ def test_q_values_are_bh_over_every_comparison(data, result):
     people, score, label, groupings = data
     raw = disparate_impact(score, groupings, TIERS, labels=label, disclosure_threshold=0)
     r = raw.rates
-    rows = []
-    for prefix, cmp in (("", "most_favoured_code"), ("ref_", "reference_code")):
-        ok = r[f"{prefix}p_value"].notna()
-        rows.append(pd.DataFrame({"grouping": r["grouping"][ok], "code": r["code"][ok], "tier": r["tier"][ok],
-                                  "cmp": r[cmp][ok], "p": r[f"{prefix}p_value"][ok],
-                                  "q": r[f"{prefix}q_value"][ok]}))
-    allrows = pd.concat(rows).drop_duplicates(["grouping", "code", "tier", "cmp"])
-    assert len(allrows) == raw.n_comparisons == result.n_comparisons
-    np.testing.assert_allclose(allrows["q"].to_numpy(), bh_by_hand(allrows["p"].to_numpy()), rtol=1e-12)
-    # Selection-adjusted q-values: BH over K * p (K = other eligible groups) of every candidate.
-    el = {g.key: int((g.counts >= 30).sum()) for g in groupings}
-    cand = r[r["p_value"].notna() & ~r["small_group"] & (r["code"] != r["most_favoured_code"])]
-    k = cand["grouping"].map(el) - 1
-    sp = np.minimum(1.0, k.to_numpy() * cand["p_value"].to_numpy())
-    np.testing.assert_allclose(cand["selection_p_value"].to_numpy(), sp, rtol=1e-14)
-    np.testing.assert_allclose(cand["selection_q_value"].to_numpy(), bh_by_hand(sp), rtol=1e-12)
-    assert r.loc[~r.index.isin(cand.index), "selection_q_value"].isna().all()
+    cand = r[r["p_value"].notna()]
+    assert len(cand) == raw.n_candidates == result.n_candidates
+    assert not cand["small_group"].any() and (r[~r["small_group"]]["p_value"].notna()).all()
+    np.testing.assert_allclose(cand["q_value"].to_numpy(), bh_by_hand(cand["p_value"].to_numpy()), rtol=1e-12)
+    np.testing.assert_allclose(cand["parity_q_value"].to_numpy(), bh_by_hand(cand["parity_p_value"].to_numpy()),
+                               rtol=1e-12)
+    ref = r[r["ref_p_value"].notna()]
+    assert len(ref) == raw.n_reference
+    np.testing.assert_allclose(ref["ref_q_value"].to_numpy(), bh_by_hand(ref["ref_p_value"].to_numpy()), rtol=1e-12)
     # Suppression hides figures but never changes one that is shown.
     pub = result.rates
-    for col in ("p_value", "q_value", "ref_q_value", "selection_p_value", "selection_q_value", "impact_ratio"):
+    for col in ("p_value", "q_value", "ref_q_value", "parity_q_value", "ratio_upper_bound", "impact_ratio"):
         shown = pub[col].notna()
         assert shown.any()
         np.testing.assert_array_equal(pub.loc[shown, col].to_numpy(), r.loc[shown, col].to_numpy())
@@ -255,13 +259,13 @@ def test_fisher_used_for_small_cells(data):
     res = disparate_impact(score, groupings[:2], TIERS, disclosure_threshold=0)
     r = res.rates
     by_code = r.set_index(["grouping", "code", "tier"])
-    for row in r[r["test"] != ""].itertuples():
-        mf = by_code.loc[(row.grouping, row.most_favoured_code, row.tier)]
+    for row in r[r["ref_test"] != ""].itertuples():
+        mf = by_code.loc[(row.grouping, row.reference_code, row.tier)]
         x1, n1 = int(row.favourable_rate * row.n + 0.5), int(row.n)
         x2, n2 = int(mf["favourable_rate"] * mf["n"] + 0.5), int(mf["n"])
         expected = stats.contingency.expected_freq([[x1, n1 - x1], [x2, n2 - x2]])
-        assert row.test == ("fisher" if expected.min() < 5 else "score")
-    assert set(r["test"]) == {"", "fisher", "score"}
+        assert row.ref_test == ("fisher" if expected.min() < 5 else "score")
+    assert set(r["ref_test"]) == {"", "fisher", "score"}
 
 
 # ---------------------------------------------------------------- disclosure control
@@ -303,12 +307,12 @@ def test_lower_is_better():
     risk = np.concatenate([rng.integers(1, 9, 600), rng.integers(4, 11, 600)]).astype(float)
     tiers = [Tier("Low", at_most=4), Tier("High", threshold=8)]
     res = disparate_impact(risk, build_groupings(people, ["g"]), tiers, higher_is_better=False)
-    assert res.favourable == (True, False)
+    assert res.outcomes.direction == (True, False)
     r = res.rates.set_index(["group", "tier"])
     b_high = r.loc[("g=b", "High")]
     assert b_high["selection_rate"] == np.mean(risk[600:] >= 8)
     assert b_high["favourable_rate"] == pytest.approx(1 - np.mean(risk[600:] >= 8))
-    assert b_high["most_favoured"] == "g=a" and b_high["pushed_out"]
+    assert b_high["most_favoured"] == "g=a" and b_high["verdict"] == "pushed out"
     assert {(e["tier"], e["group"]["g"]) for e in res.pushed_out()} == {("Low", "b"), ("High", "b")}
     assert res.pushed_out()[0]["outcome"] in ("attains 'Low'", "is not placed in 'High'")
     d = res.distributions.set_index("group")
@@ -391,7 +395,7 @@ def test_to_dict_is_strict_json(result):
     m = doc["methods"]
     assert "Wilson" in m["selection_rate_interval"] and "Koopman" in m["impact_ratio_interval"]
     assert "Fisher" in m["test"] and "expected cell count is below 5" in m["test"]
-    assert "Benjamini-Hochberg" in m["multiple_comparisons"]
+    assert "Benjamini-Hochberg" in m["verdicts"] and "union-intersection" in m["verdicts"]
     assert "30" in m["small_groups"] and "10" in m["disclosure"]
     for g in doc["groupings"]:
         for s in g["curve"]["plot"]["series"]:
@@ -429,6 +433,6 @@ def test_repr_html_escapes_user_strings():
 
 def test_doctests():
     for module in (audit.impact, audit.impact._audit, audit.impact._core, audit.impact._curve,
-                   audit.impact._result, audit.impact._stats):
+                   audit.impact._result, audit.rates._intervals, audit.rates._claims):
         failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert failures == 0, module.__name__

@@ -114,8 +114,11 @@ def test_compas_is_an_observed_decile_rule_with_propublicas_bands():
     assert deciles[att[:, 1]].tolist() == [5, 6, 7]
     assert deciles[att[:, 2]].tolist() == [8, 9, 10]
     assert deciles[att[:, 3]].tolist() == [5, 6, 7, 8, 9, 10]
-    fav = [tier_is_favourable(t, rule.higher_is_better) for t in rule.tiers]
-    assert fav == [True, False, False, False]
+    # Low is the favourable band, High and "Higher risk" are adverse; Medium (5-7) is a band inside the
+    # scale with no favourable side of its own, so it is never audited for exclusion.
+    fav = [tier_is_favourable(t, rule.higher_is_better, rule.range) for t in rule.tiers]
+    assert fav == [True, None, False, False]
+    assert rule.tier_directions == (True, None, False, False)
     people = pd.DataFrame({"decile_score": [1, 10]})
     assert rule.score(people).tolist() == [1.0, 10.0]
 

@@ -24,7 +24,7 @@ import yaml
 import audit
 from audit.report import Report
 from audit.report._format import fmt_ci, fmt_pct, fmt_q_clause, fmt_ratio
-from audit.report._lead import finding_text, strength
+from audit.report._lead import finding_text
 from audit.report._markdown import md_escape
 
 N = 3_000
@@ -92,7 +92,7 @@ def test_schema_is_valid_draft_2020_12():
 def test_demo_report_validates_against_the_schema(demo_texts):
     doc = json.loads(demo_texts["json"])
     jsonschema.Draft202012Validator(_schema()).validate(doc)
-    assert doc["schema_version"] == "1.0.0"
+    assert doc["schema_version"] == "2.0.0"
 
 
 def test_schema_rejects_a_pushed_out_entry_without_its_interval(demo):
@@ -121,12 +121,14 @@ def test_lead_names_a_pushed_out_group_with_the_numbers_of_report_json(demo, dem
         match = [e for e in doc["pushed_out"] if e["group"] == f["group"] and e["tier"] == f["tier"]]
         assert len(match) == 1
         e = match[0]
-        for key in ("n", "selection_rate", "reference_rate", "impact_ratio", "ci_low", "ci_high", "q_value"):
+        for key in ("n", "selection_rate", "reference_rate", "impact_ratio", "ci_low", "ci_high", "ratio_upper_bound",
+                    "q_value"):
             assert f[key] == e[key], key
         assert f["reference_group"] == e["reference_group"]
         text = f["text"]
         for printed in (fmt_pct(e["selection_rate"]), fmt_pct(e["reference_rate"]), fmt_ratio(e["impact_ratio"]),
-                        f"{level} CI {fmt_ci(e['ci_low'], e['ci_high'])}", fmt_q_clause(e["q_value"])):
+                        f"{level} CI {fmt_ci(e['ci_low'], e['ci_high'])}", fmt_q_clause(e["q_value"]),
+                        f"upper bound {fmt_ratio(e['ratio_upper_bound'])}"):
             assert printed in text, (printed, text)
         for k, v in f["group"].items():
             assert f"{k}={v}" in text
@@ -142,21 +144,19 @@ def test_lead_states_synthetic_data_and_illustrative_points(demo):
     assert "illustrative" in caveats
 
 
-def test_hedging_follows_the_interval_and_the_q_value():
-    base = {"attributes": ["g"], "group": {"g": "b"}, "tier": "loan", "n": 500, "selection_rate": 0.2,
-            "reference_group": {"g": "a"}, "reference_rate": 0.5, "impact_ratio": 0.4, "ci_low": 0.3,
-            "ci_high": 0.5, "p_value": 1e-6, "q_value": 1e-5, "mechanism": "direct"}
+def test_sentences_follow_the_verdict():
+    base = {"verdict": "pushed out", "attributes": ["g"], "group": {"g": "b"}, "tier": "loan", "n": 500,
+            "selection_rate": 0.2, "reference_group": {"g": "a"}, "reference_rate": 0.5, "impact_ratio": 0.4,
+            "ci_low": 0.3, "ci_high": 0.5, "ratio_upper_bound": 0.52, "p_value": 1e-6, "q_value": 1e-5,
+            "mechanism": "direct"}
     kw = {"ci_level": "95%", "nameable": lambda g: True}
-    assert strength(base) == "strong"
-    assert finding_text(base, **kw).startswith("Strong evidence: People with g=b reach loan at 40% of the rate")
-    moderate = dict(base, q_value=0.03)
-    assert strength(moderate) == "moderate"
-    assert finding_text(moderate, **kw).startswith("Evidence: ")
-    weak = dict(base, impact_ratio=0.75, ci_high=0.86, q_value=0.04)
-    assert strength(weak) == "weak"
-    text = finding_text(weak, **kw)
-    assert text.startswith("Weak evidence: ") and " may reach " in text and "reaches 0.8" in text
-    assert "Strong" not in text
+    text = finding_text(base, **kw)
+    assert text.startswith("Pushed out: People with g=b reach loan at 40% of the rate")
+    assert "upper bound 0.52 whichever group is truly best" in text
+    parity = dict(base, verdict="below parity", impact_ratio=0.85, ci_high=0.93, ratio_upper_bound=0.95)
+    text = finding_text(parity, **kw)
+    assert text.startswith("Below parity: ") and "less often than" in text and "not shown to be below 0.8" in text
+    assert "Pushed out" not in text
     # A comparison group too small to name is not named.
     hidden = finding_text(base, ci_level="95%", nameable=lambda g: g != {"g": "a"})
     assert "g=a" not in hidden and "the reference group" in hidden
@@ -333,9 +333,9 @@ def test_sections_without_input_say_so():
     jsonschema.Draft202012Validator(_schema()).validate(json.loads(report.to_json()))
 
 
-def test_a_report_without_any_family_still_renders():
+def test_a_report_without_the_impact_family_still_renders():
     people, edges = audit.generate_sesame(500, seed=1)
-    report = _run(people, edges, families=[])
+    report = _run(people, edges, families=["contagion"])
     assert "Disparate impact was not assessed" in report.summary["headline"]
     assert "<section id=\"disparate-impact\">" in report.to_html()
     jsonschema.Draft202012Validator(_schema()).validate(report.to_dict())

@@ -110,7 +110,7 @@ def check_low_ratio(doc: dict) -> None:
     rates = race_entries(doc, "rates", "Low")
     assert rates[WHITE]["vs_reference"]["group"] == {"race": WHITE}
     assert round(rates[BLACK]["vs_reference"]["impact_ratio"], 4) == 0.6336
-    assert rates[BLACK]["vs_reference"]["below_four_fifths"] is True
+    assert rates[BLACK]["vs_reference"]["below_threshold"] is True
 
 
 def test_low_band_impact_ratio_python_api(compas_filtered):

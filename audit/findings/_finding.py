@@ -158,6 +158,11 @@ class Finding:
         def f(x: Any, digits: int = 10) -> Any:
             return json_float(x, digits) if pub else None
 
+        def p(x: Any) -> Any:
+            # p- and q-values keep 6 significant digits however small they are.
+            x = json_float(x) if pub else None
+            return x if x is None or x == 0 else float(f"{x:.6g}")
+
         out: dict[str, Any] = {
             "verdict": self.verdict.value,
             "attributes": list(self.attributes),
@@ -179,10 +184,10 @@ class Finding:
             "simultaneous_upper_bound": f(self.simultaneous_upper_bound),
             "threshold": self.threshold,
             "selection_candidates": self.candidates if pub else None,
-            "p_value": f(self.p_value),
-            "q_value": f(self.q_value),
-            "parity_p_value": f(self.parity_p_value),
-            "parity_q_value": f(self.parity_q_value),
+            "p_value": p(self.p_value),
+            "q_value": p(self.q_value),
+            "parity_p_value": p(self.parity_p_value),
+            "parity_q_value": p(self.parity_q_value),
             "parent": None if self.parent is None else {
                 "attributes": list(self.parent[0]), "group": dict(self.parent[1])},
             "mechanism": self.mechanism,

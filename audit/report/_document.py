@@ -21,7 +21,7 @@ from audit._version import __version__
 from audit.groups import json_float
 from audit.report._lead import build_summary
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "2.0.0"
 FAMILIES = ("impact", "proxy", "contagion")
 _PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "statsmodels", "networkx", "matplotlib",
              "Jinja2")
