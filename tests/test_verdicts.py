@@ -210,3 +210,44 @@ def test_demo_lead_reports_what_could_not_be_found():
     lim = doc["impact"]["detection_limits"]
     assert lim and all(0 <= d["detectable_ratio"] < 0.8 for d in lim if d["detectable_ratio"] is not None)
     assert all("could only have found it" in s for s in doc["summary"]["not_found"])
+
+
+# ---------------------------------------------------------------------------- groups and references
+@pytest.mark.shared_data
+def test_german_credit_numeric_age_is_binned_and_named():
+    # Before: 53 one-year groups of age and "no group is pushed out".  Now: quartile bins named in
+    # the report's notes, or the cut points given with --bins.
+    import audit
+    from audit.datasets import load_german_credit
+    from conftest import shared_file
+
+    frame = load_german_credit(shared_file("south_german_credit").parent / "south_german_credit")
+    rule = audit.Rule.from_observed("credit_risk", tiers=[Tier("good credit risk", threshold=1)], name="german")
+    doc = audit.run(rule, frame, protected=["age"], families=["impact"]).to_dict()
+    groups = [tuple(g["group"].values()) for g in doc["impact"]["groupings"][0]["groups"]]
+    assert groups == [("27 and under",), ("28 to 33",), ("34 to 42",), ("43 and over",)]
+    assert any("'age' is numeric: grouped into 4 quantile bins" in n for n in doc["notes"])
+    doc = audit.run(rule, frame, protected=["age"], families=["impact"], bins={"age": [25]}).to_dict()
+    rates = {r["group"]["age"]: r for r in doc["impact"]["groupings"][0]["rates"]}
+    young = rates["25 and under"]
+    assert young["n"] == int((frame["age"] <= 25).sum()) == 190  # hand count
+    assert young["selection_rate"] == pytest.approx(frame.loc[frame["age"] <= 25, "credit_risk"].mean())
+    assert doc["settings"]["bins"] == {"age": [25.0]}
+
+
+def test_impact_and_proxy_name_the_same_reference_group_for_every_grouping():
+    import audit
+
+    people, edges = audit.generate_sesame(3000, seed=0)
+    for reference in (None, {"gender": "female"}, {"ethnicity": "minority A", "gender": "male"}):
+        doc = audit.run("sesame", people, protected=["gender", "ethnicity", "registration"], graph=edges,
+                        families=["impact", "proxy"], reference=reference,
+                        options={"proxy": {"cv_folds": 2, "shapley_samples": 50}}).to_dict()
+        impact = {tuple(g["attributes"]): g["reference_group"] for g in doc["impact"]["groupings"]}
+        proxy = {tuple(r["attributes"]): r["reference"] for r in doc["proxy"]["decomposition"]}
+        assert len(impact) == 6 and set(proxy) <= set(impact) and len(proxy) >= 3
+        for attrs, ref in proxy.items():
+            assert ref == impact[attrs], (reference, attrs)
+        if reference:
+            for a, v in reference.items():
+                assert impact[(a,)] == {a: v}
