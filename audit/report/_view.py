@@ -261,26 +261,32 @@ def _rate_or_suppressed(x: object) -> str:
     return "suppressed" if x is None else fmt_pct(x)
 
 
-def _pushed_out_table(entries: Sequence[Mapping], ci: str, t: int) -> dict:
-    # Published numbers first (most excluded first), then the findings whose numbers are suppressed.
+def _pushed_out_table(entries: Sequence[Mapping], ci: str, t: int, line: float = 0.8) -> dict:
+    # Published numbers first (most excluded first), then the findings whose numbers are suppressed;
+    # an intersection listed under a broader group's finding says so.
     shown = sorted(entries, key=lambda e: (e.get("impact_ratio") is None, e.get("impact_ratio") or 0.0))
     rows = []
     for e in shown:
         ref = e.get("reference_group")
         ratio = ("suppressed" if e.get("impact_ratio") is None else
                  f"{fmt_ratio(e.get('impact_ratio'))} ({fmt_ci(e.get('ci_low'), e.get('ci_high'))})")
-        rows.append([group_name(e.get("group")), e.get("tier", ""), fmt_count(e.get("n"), t),
+        parent = e.get("parent")
+        who = group_name(e.get("group")) + (f" (under {group_name(parent['group'])})" if parent else "")
+        rows.append([e.get("verdict", ""), who, e.get("tier", ""), fmt_count(e.get("n"), t),
                      _rate_or_suppressed(e.get("selection_rate")),
                      f"{group_name(ref) if isinstance(ref, Mapping) else (ref or '')}: "
                      f"{_rate_or_suppressed(e.get('reference_rate'))}",
-                     ratio, "suppressed" if e.get("suppressed") and e.get("q_value") is None
+                     ratio, "suppressed" if e.get("ratio_upper_bound") is None else fmt_ratio(e["ratio_upper_bound"]),
+                     "suppressed" if e.get("suppressed") and e.get("q_value") is None
                      else fmt_p(e.get("q_value")), mechanism_short(e)])
-    return table(["group", "tier", "people", "rate", "most favoured group: rate", f"impact ratio ({ci} CI)", "q",
-                  "mechanism"], rows,
-                 caption="Every pushed-out group: impact ratio against the most favoured group below 0.8 and q "
-                         "below alpha; groups of at least the minimum size only. 'suppressed': the number rests on "
+    return table(["verdict", "group", "tier", "people", "rate", "most favoured group: rate",
+                  f"impact ratio ({ci} CI)", "upper bound", "q", "mechanism"], rows,
+                 caption=f"Pushed out: the group's rate is shown to be below {line:g} times the truly best group's "
+                         "(the upper bound, valid whichever group is best, is below the line; q over every "
+                         "candidate); below parity: significantly below the best group, not shown to cross the "
+                         "line. Groups of at least the minimum size only. 'suppressed': the number rests on "
                          f"fewer than {t} people with or without the benefit.",
-                 numeric=[False, False, True, True, False, True, True, False], limit=200)
+                 numeric=[False, False, False, True, True, False, True, True, True, False], limit=200)
 
 
 def _impact(doc: Mapping, fig: _Figures, compact: bool = False) -> list[dict]:
@@ -291,12 +297,13 @@ def _impact(doc: Mapping, fig: _Figures, compact: bool = False) -> list[dict]:
     blocks: list[dict] = []
     if not _ran(imp):
         blocks += _not_run(imp, "The disparate-impact analysis")
-    if doc["pushed_out"]:
-        blocks.append(h3("Pushed-out groups"))
-        blocks.append(_pushed_out_table(doc["pushed_out"], ci, t))
+    line = doc["settings"].get("threshold", 0.8)
+    if doc.get("findings"):
+        blocks.append(h3("Findings: pushed out and below parity"))
+        blocks.append(_pushed_out_table(doc["findings"], ci, t, line))
     elif _ran(imp):
-        blocks.append(p("No group of at least the minimum size has an impact ratio below 0.8 with q below "
-                        f"{alpha:g} in any tier.", "note"))
+        blocks.append(p(f"No group of at least the minimum size is shown to be below {line:g} times the best "
+                        f"group's rate, or below parity, in any tier (false discovery rate {alpha:g}).", "note"))
     sc = doc["scores"]
     rows = sc["by_group"]
     tiers = [x["name"] for x in doc["rule"]["tiers"]]
@@ -411,8 +418,8 @@ def _impact_detail(imp: Mapping, doc: Mapping, ci: str) -> list[dict]:
     blocks.append(p(f"Every group of every protected attribute and intersection: its rate of the favourable "
                     f"outcome with a Wilson {ci} interval, and its impact ratio with a score {ci} interval against "
                     "the most favoured group and against the reference group; q is the Benjamini–Hochberg "
-                    f"adjusted p-value against the most favoured group ({imp.get('n_comparisons', '?')} "
-                    "comparisons in all). 'suppressed' marks values derived from fewer than "
+                    "adjusted selection-valid p-value of the ratio to the best group being below the line "
+                    f"({imp.get('n_candidates', '?')} candidates in all). 'suppressed' marks values derived from fewer than "
                     f"{t} people; 'small' marks groups below the minimum size, never named as pushed out.",
                     "note"))
     tier_names = [x["name"] for x in doc["rule"]["tiers"]]
@@ -423,17 +430,20 @@ def _impact_detail(imp: Mapping, doc: Mapping, ci: str) -> list[dict]:
                 if r.get("tier") != tier:
                     continue
                 mf, rf = r.get("vs_most_favoured") or {}, r.get("vs_reference") or {}
-                rate = r.get("favourable_rate")
+                audited = r.get("status", "audited") == "audited"
+                rate = r.get("favourable_rate") if audited else r.get("selection_rate")
                 sel_ci = r.get("selection_ci") or [None, None]
-                if fav.get(tier, {}).get("favourable", True) and rate is not None:
+                if (fav.get(tier, {}).get("favourable") == "in" or not audited) and rate is not None:
                     rate_txt = f"{fmt_pct(rate)} ({fmt_pct(sel_ci[0])}–{fmt_pct(sel_ci[1])})"
                 else:
                     rate_txt = fmt_pct(rate) if rate is not None else "suppressed"
                 flags = []
-                if r.get("pushed_out"):
-                    flags.append("pushed out")
-                elif mf.get("below_four_fifths"):
-                    flags.append("below 0.8")
+                if r.get("verdict"):
+                    flags.append(r["verdict"])
+                elif mf.get("below_threshold"):
+                    flags.append("ratio below the line (not shown for the best group)")
+                if r.get("status") == "alias":
+                    flags.append(f"same fact as {fav.get(tier, {}).get('alias_of')}")
                 if r.get("small_group"):
                     flags.append("small")
                 rows.append([group_name(r.get("group")), fmt_count(r.get("n"), t),
@@ -442,7 +452,10 @@ def _impact_detail(imp: Mapping, doc: Mapping, ci: str) -> list[dict]:
                              else fmt_p(mf.get("q_value")), _ratio_ci(rf),
                              ", ".join(flags)])
         if rows:
-            outcome = fav.get(tier, {}).get("outcome") or f"attains {tier!r}"
+            info = fav.get(tier, {})
+            outcome = info.get("outcome") or f"attains {tier!r}"
+            if info.get("status") == "distribution":
+                outcome = f"none: not audited ({info.get('reason')}); the rate is the share placed in {tier!r}"
             blocks.append(table(["group", "people", f"rate ({ci} CI)",
                                  f"vs most favoured ({ci} CI)", "q", f"vs reference ({ci} CI)", "flag"], rows,
                                 caption=f"{tier}: favourable outcome = {outcome}.",
