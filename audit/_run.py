@@ -14,6 +14,7 @@ import pandas as pd
 from audit._errors import AuditInputError
 from audit._progress import track
 from audit.data import Population, load_population
+from audit.disclosure import Pooling, check_identifying, pool_rare
 from audit.findings import Findings
 from audit.graph import Graph, load_graph
 from audit.groups import Grouping, bin_protected, build_groupings
@@ -45,6 +46,8 @@ class AuditContext:
     settings : Settings
     bins : dict
         Per binned protected attribute, a sentence naming its bins.
+    pooling : Pooling
+        Rare categories pooled or withheld from every table (:func:`audit.disclosure.pool_rare`).
     protected_read_by_rule : tuple of str
     command, synthetic : str or None
     """
@@ -60,6 +63,7 @@ class AuditContext:
     outcomes: Outcomes
     settings: Settings
     bins: Mapping[str, str] = field(default_factory=dict)
+    pooling: Pooling | None = None
     protected_read_by_rule: tuple[str, ...] = ()
     command: str | None = None
     synthetic: str | None = None
@@ -267,11 +271,16 @@ def prepare_audit(
     scores = rule.scores(frame, g)
     outcomes = tier_outcomes(rule.tiers, scores.final, attainment=rule.attainment(scores.final),
                              directions=rule.tier_directions)
+    # Disclosure control starts before any table: identifying attributes are refused, numbers binned, and
+    # rare categories pooled or withheld (audit.disclosure), so a handful of people never hides a large group.
+    check_identifying(frame, protected, pop.source)
     grouped, bin_notes = bin_protected(frame, protected, settings.bins)
+    grouped, pooling = pool_rare(grouped, protected, min_group_size=settings.min_group_size,
+                                 disclosure_threshold=settings.disclosure_threshold)
     groupings = tuple(build_groupings(grouped, protected, max_order=settings.intersections))
     ctx = AuditContext(
         rule=rule, population=pop, graph=g, protected=tuple(protected), label=label, labels=labels,
-        groupings=groupings, scores=scores, outcomes=outcomes, settings=settings, bins=bin_notes,
+        groupings=groupings, scores=scores, outcomes=outcomes, settings=settings, bins=bin_notes, pooling=pooling,
         protected_read_by_rule=overlap, command=command, synthetic=synthetic or pop.synthetic,
     )
     return ctx

@@ -27,7 +27,7 @@ from scipy.sparse.linalg import spsolve
 
 import audit
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable
+from audit.disclosure import cell_publishable
 from audit._run import prepare_audit
 from audit.contagion import (
     ContagionResult,

@@ -57,7 +57,8 @@ def by_hand_scores(people: pd.DataFrame, edges: pd.DataFrame) -> np.ndarray:
 def test_demo_pushes_someone_out_and_the_numbers_recompute(demo):
     report, paths, people, edges = demo
     doc = json.loads(paths["json"].read_text())
-    published = [e for e in doc["pushed_out"] if not e["suppressed"]]
+    # Exact figures only (a large group's count may be published rounded to the nearest ten: checked elsewhere).
+    published = [e for e in doc["pushed_out"] if not e["suppressed"] and not e["rounded"]]
     assert published, "the demo must show at least one pushed-out group with publishable numbers"
     scores = by_hand_scores(people, edges)
     tiers = {t.name: t for t in audit.load_rule("sesame").tiers}
@@ -88,7 +89,7 @@ def test_demo_pushes_someone_out_and_the_numbers_recompute(demo):
         others = eligible.drop(index=key)
         ps = [sm_ratio_test(x1, n1, int(r["sum"]), int(r["count"]), value=0.8, compare="ratio",
                                       method="score", alternative="smaller").pvalue for _, r in others.iterrows()]
-        assert entry["p_value"] == pytest.approx(min(1.0, len(others) * min(ps)), rel=1e-6, abs=1e-300)
+        assert entry["p_value"] == pytest.approx(min(1.0, len(others) * min(ps)), rel=1e-5, abs=1e-300)  # 6 digits
         assert entry["impact_ratio"] < 0.8 and entry["q_value"] < 0.05 and entry["ratio_upper_bound"] < 0.8
         checked += 1
     assert checked == 3

@@ -20,7 +20,7 @@ import audit.impact._result
 import audit.rates._claims
 import audit.rates._intervals
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable
+from audit.disclosure import cell_publishable
 from audit.groups import build_groupings
 from audit.impact import disparate_impact, group_rates, impact_ratios
 from audit.rules import Tier
@@ -184,14 +184,18 @@ def test_findings_follow_the_verdict_rule(data, result):
     # The most favoured group is never listed.
     r = result.rates
     assert not (r["verdict"].notna() & (r["code"] == r["most_favoured_code"])).any()
-    # Every row satisfying a verdict's rule is listed with that verdict, and nothing else is.
-    # (Checked on the unsuppressed figures: the decision does not depend on what may be shown.)
-    raw = disparate_impact(score, groupings, TIERS, disclosure_threshold=0).rates
-    pushed = (raw["q_value"] < 0.05) & ~raw["small_group"]
-    parity = (raw["parity_q_value"] < 0.05) & ~raw["small_group"] & ~pushed
-    assert (pushed == (r["verdict"] == "pushed out")).all() and int(pushed.sum()) == len(po)
-    assert (parity == (r["verdict"] == "below parity")).all()
-    assert len(result.findings) == int(pushed.sum() + parity.sum())
+    # Every row whose figures are published satisfies its verdict's rule, and every row satisfying a rule
+    # is listed with that verdict; on an unsuppressed run, for every row.
+    for rates in (r, disparate_impact(score, groupings, TIERS, disclosure_threshold=0).rates):
+        shown = rates["q_value"].notna()
+        pushed = (rates["q_value"] < 0.05) & ~rates["small_group"]
+        parity = (rates["parity_q_value"] < 0.05) & ~rates["small_group"] & ~pushed
+        assert (pushed == (rates["verdict"] == "pushed out"))[shown].all()
+        assert (parity == (rates["verdict"] == "below parity"))[shown].all()
+    raw = disparate_impact(score, groupings, TIERS, disclosure_threshold=0)
+    pushed = (raw.rates["q_value"] < 0.05) & ~raw.rates["small_group"]
+    parity = (raw.rates["parity_q_value"] < 0.05) & ~raw.rates["small_group"] & ~pushed
+    assert len(raw.findings) == int(pushed.sum() + parity.sum())
     # An intersection listed under a broader group's finding names it as its parent, which exists.
     keys = {(tuple(e["attributes"]), tuple(e["group"].items()), e["tier"]) for e in result.findings.to_dict()}
     for e in result.findings.to_dict():
@@ -245,12 +249,16 @@ def test_q_values_are_bh_over_every_candidate(data, result):
     ref = r[r["ref_p_value"].notna()]
     assert len(ref) == raw.n_reference
     np.testing.assert_allclose(ref["ref_q_value"].to_numpy(), bh_by_hand(ref["ref_p_value"].to_numpy()), rtol=1e-12)
-    # Suppression hides figures but never changes one that is shown.
+    # With disclosure control, every figure is computed from the published counts; a cell that is
+    # published exactly (not rounded) keeps its exact rate and ratio to the same comparator.
     pub = result.rates
-    for col in ("p_value", "q_value", "ref_q_value", "parity_q_value", "ratio_upper_bound", "impact_ratio"):
-        shown = pub[col].notna()
-        assert shown.any()
-        np.testing.assert_array_equal(pub.loc[shown, col].to_numpy(), r.loc[shown, col].to_numpy())
+    same = pub["attained"].notna() & ~pub["rounded"] & (pub["most_favoured_code"] == r["most_favoured_code"])
+    mf_exact = pub.set_index(["grouping", "code", "tier"])
+    ok = same & np.array([not mf_exact.loc[(g, c, t), "rounded"] for g, c, t in
+                          zip(pub["grouping"], pub["most_favoured_code"].clip(lower=0), pub["tier"], strict=True)])
+    assert ok.any()
+    for col in ("selection_rate", "impact_ratio"):
+        np.testing.assert_allclose(pub.loc[ok, col].to_numpy(), r.loc[ok, col].to_numpy(), rtol=1e-12)
 
 
 def test_fisher_used_for_small_cells(data):

@@ -131,10 +131,10 @@ def _runs(flags: np.ndarray, values: np.ndarray) -> list:
 @pytest.mark.parametrize("higher_is_better", [True, False])
 @pytest.mark.parametrize("seed", range(16))
 def test_published_ranges_equal_brute_force(seed, higher_is_better):
-    # Independent: a loop over thresholds applying the shared rule of audit._privacy at each one:
+    # Independent: a loop over thresholds applying the shared rule of audit.disclosure at each one:
     # the group's cell and the most favoured group's cell publishable, and at least `thr` people
     # of the population on each side of the cut.
-    from audit._privacy import cell_publishable
+    from audit.disclosure import cell_publishable
 
     rng = np.random.default_rng(100 + seed)
     n = int(rng.integers(40, 400))

@@ -1,4 +1,4 @@
-"""Disclosure control of ``audit.impact``: the shared rule of ``audit._privacy``, everywhere.
+"""Disclosure control of ``audit.impact``: the shared rule of ``audit.disclosure``, everywhere.
 
 Each test states the rule independently (counts recomputed with pandas, the
 rule applied by hand) and checks every published figure against it.
@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit._privacy import cell_publishable, is_small
+from audit.disclosure import cell_publishable, is_small, round_count
+from audit.impact._disclosure import LOCK_SIZE
 from audit.groups import build_groupings
 from audit.impact import disparate_impact
 from audit.rates import compare_proportions
@@ -71,13 +72,17 @@ def test_cells_follow_the_shared_rule_and_zeros_are_published(case):
             hand = _by_hand(people, score, tier, attrs)
             for r in (r for r in g["rates"] if r["tier"] == tier.name):
                 k, n = hand[tuple(r["group"][a] for a in attrs)]
-                # Unpublishable cells are hidden; secondary suppression (tests/test_impact_lines.py)
-                # may hide publishable ones too.  Whatever is shown is exact.
+                # Unpublishable cells are hidden; complementary suppression (tests/test_impact_lines.py)
+                # may hide publishable ones too, or publish a large group's count rounded to the nearest ten.
+                # Whatever is shown is exact, or rounded and marked so.
                 shown = r["attained"] is not None
                 assert not shown or cell_publishable(k, n, THR), (r["group"], tier.name, k, n)
                 assert (r["selection_rate"] is not None) == shown
                 assert (r["selection_ci"][0] is not None) == shown
-                if shown:
+                if shown and r["rounded"]:
+                    assert r["attained"] == round_count(k) and n >= LOCK_SIZE
+                    assert r["selection_rate"] == pytest.approx(round_count(k) / n)
+                elif shown:
                     assert r["attained"] == k and r["selection_rate"] == k / n
                     zeros += k == 0
                 assert r["n"] is None or (r["n"] == n and not is_small(n, THR))

@@ -1,6 +1,6 @@
 """Disclosure attacks on whole reports: can a reader rebuild a small count?
 
-The shared rule (``audit._privacy``) hides a cell when ``0 < k < threshold`` or
+The shared rule (``audit.disclosure``) hides a cell when ``0 < k < threshold`` or
 ``0 < n - k < threshold``.  Hiding cells one by one is not enough: a hidden cell
 can be rebuilt by subtracting the published cells of its *line* from the
 line's published total (a group minus its other sub-groups, the population
@@ -27,6 +27,7 @@ import pytest
 from conftest import shared_file
 
 import audit
+from audit.disclosure import CountSystem, attainable, pool_rare
 
 THRESHOLD = 10
 DEMO_PROTECTED = ["gender", "age_band", "ethnicity", "registration"]
@@ -46,7 +47,11 @@ class Case:
         self.name = name
         self.report = report
         self.d = report.to_dict()
-        self.people = people.reset_index(drop=True)
+        # The groups as the report tabulates them: rare values pooled into "(other)", missing values
+        # "(not recorded)", and the people of an unpublishable pooled group withheld (no group at all).
+        pooled, _ = pool_rare(people.reset_index(drop=True), protected, min_group_size=30,
+                              disclosure_threshold=THRESHOLD)
+        self.people = pooled
         self.protected = protected
         self.final = np.asarray(scores.final, dtype=float)
         self.own = np.asarray(scores.own, dtype=float)
@@ -243,9 +248,12 @@ def _collect(case: Case) -> tuple[Facts, dict]:
     for g in imp.get("groupings", []):
         attrs = g["attributes"]
         for x in g.get("groups", []):
-            f.put("n", _key(attrs, x["group"]), x.get("n"), "impact.groups")
+            if not x.get("rounded"):
+                f.put("n", _key(attrs, x["group"]), x.get("n"), "impact.groups")
         for r in g.get("rates", []):
             k = _key(attrs, r["group"])
+            if r.get("rounded"):
+                continue  # published rounded to the nearest ten: an interval (the LP attack uses it), not a count
             f.put("n", k, r.get("n"), "impact.rates")
             att(("final", r["tier"]), k, r.get("n"), r.get("selection_rate"), r.get("attained"), "impact.rates")
         for r in g.get("error_rates") or []:
@@ -257,6 +265,8 @@ def _collect(case: Case) -> tuple[Facts, dict]:
                 rate = (r.get(rate_name) or {}).get("rate")
                 f.put(("err", t, num), k, _count_from_rate(rate, r.get(den)), f"impact.error_rates.{rate_name}")
     for p in imp.get("pushed_out", []) + d.get("pushed_out", []):
+        if p.get("rounded"):
+            continue
         k = _gkey(p)
         f.put("n", k, p.get("n"), "pushed_out")
         if p.get("reference_group"):
@@ -612,3 +622,99 @@ def test_families_suppress_at_source_not_via_the_report_safety_net():
     for name, result in report.results.items():
         raw = json.loads(json.dumps(result.to_dict()))
         assert suppress_small_counts(raw, 10) == raw, f"{name} publishes a small count"
+
+
+# --------------------------------------------------------------------------- attack 5: linear programming
+
+def _lp_attack(case: Case, network: bool = False):
+    """Every published count at once, as linear constraints over (finest cell x outcome pattern) counts.
+
+    The attacker reads sizes and tier counts of every grouping (rounded ones as intervals of ten), label
+    cells, and the network family's own-score attainment and guilt-by-association counts; it is also told
+    which outcome patterns occur (more than a reader knows).  Returns, per hidden sensitive cell, its
+    attainable interval and true value.
+    """
+    d = case.d
+    people = case.people
+    attrs = list(case.protected)
+    domains = _domains(d)
+    cells = list(itertools.product(*(domains[a] for a in attrs)))
+    tab = people[attrs].notna().all(axis=1).to_numpy()
+    bits = [case.attainment]
+    spill = ((d.get("contagion") or {}).get("spillover") or []) if network else []
+    if spill:
+        bits.append(np.asarray(case.report_rule.attainment(case.own), dtype=bool))
+    if case.labels is not None:
+        y = np.asarray(case.labels, dtype=float)
+        bits.append(np.column_stack([y == 1, y == 0]))
+    pat = np.concatenate(bits, axis=1)[tab]
+    uniq, inv = np.unique(np.packbits(pat, axis=1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    system = CountSystem(tuple(attrs), cells, list(range(len(uniq))))
+    T = len(case.tiers)
+
+    def pats(col):
+        return np.unique(inv[pat[:, col]])
+
+    def pats_where(mask):
+        return np.unique(inv[mask])
+
+    everyone = np.arange(len(uniq))
+    pop = d["population"]
+    if pop.get("tabulated") is not None:
+        system.add({}, everyone, pop["tabulated"])
+    targets = []
+    for g in (d.get("impact") or {}).get("groupings", []):
+        ga = g["attributes"]
+        for x in g.get("groups", []):
+            grp = dict(x["group"])
+            if x.get("n") is not None:
+                lo = x["n"] - 5 if x.get("rounded") else x["n"]
+                system.add(grp, everyone, lo, x["n"] + 4 if x.get("rounded") else x["n"])
+        for r in g.get("rates", []):
+            grp = dict(r["group"])
+            j = case.tiers.index(r["tier"])
+            k_true = int(case.attainment[case.mask(_key(ga, grp)), j].sum())
+            n_true = case.true_n(_key(ga, grp))
+            if r.get("attained") is not None:
+                k = r["attained"]
+                system.add(grp, pats(j), k - 5 if r.get("rounded") else k, k + 4 if r.get("rounded") else k)
+            elif _small(k_true) or _small(n_true - k_true):
+                targets.append(((("final", r["tier"]), _key(ga, grp)), system.variables(grp, pats(j)), k_true))
+        for e in g.get("error_rates") or []:
+            grp = dict(e["group"])
+            j = case.tiers.index(e["tier"])
+            y = np.asarray(case.labels, dtype=float)[tab]
+            for fld, mask in (("positives", y == 1), ("negatives", y == 0),
+                              ("tp", (y == 1) & pat[:, j]), ("fp", (y == 0) & pat[:, j])):
+                if e.get(fld) is not None:
+                    system.add(grp, pats_where(mask), e[fld])
+    if spill:
+        own_att = np.asarray(case.report_rule.attainment(case.own), dtype=bool)[tab]
+        tier_names = case.tiers
+        for x in spill:
+            grp = dict(x["group"])
+            n = x.get("n")
+            for t, v in (x.get("own_attainment") or {}).items():
+                k = _count_from_rate(v, n)
+                if k is not None:
+                    system.add(grp, pats_where(own_att[:, tier_names.index(t)]), k)
+            for t, v in (x.get("guilt_by_association_count") or {}).items():
+                if v is not None:
+                    j = tier_names.index(t)
+                    system.add(grp, pats_where(own_att[:, j] & ~pat[:, j]), v)
+    if not targets:
+        return []
+    lo, hi = attainable(system, [t[1] for t in targets])
+    return [(name, a, b, truth) for (name, _, truth), a, b in zip(targets, lo, hi, strict=True)]
+
+
+@pytest.mark.slow
+def test_linear_programming_attack_on_the_impact_tables_pins_no_hidden_count(case):
+    results = _lp_attack(case)
+    assert results, f"{case.name}: the attack found no hidden sensitive cell to attack"
+    for _, a, b, truth in results:
+        assert a - 1e-6 <= truth <= b + 1e-6  # the attack is sound: the truth is always attainable
+    narrow = [(name, a, b, truth) for name, a, b, truth in results if b - a < 5 - 1e-6]
+    assert not narrow, (f"{case.name}: {len(narrow)} of {len(results)} hidden counts pinned to within +-2: "
+                        f"{narrow[:8]}")

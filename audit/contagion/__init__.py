@@ -59,7 +59,7 @@ network_effect, homophily_effect, degree_effect) and ``rewiring`` (attempted
 and achieved swaps, assortativity after rewiring).  ``settings["unfriending"]``
 and the start of ``methods["unfriending"]`` state the unfriending scenario.
 
-Disclosure control is :mod:`audit._privacy`'s rule: only group aggregates; a
+Disclosure control is :mod:`audit.disclosure`'s rule: only group aggregates; a
 cell of ``k`` of ``n`` is published only when neither ``k`` nor ``n - k`` is
 1 to ``disclosure_threshold - 1``, and every share, ratio or effect derived
 from an unpublishable cell is null with ``suppressed: true``; a ratio needs

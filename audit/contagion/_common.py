@@ -1,6 +1,6 @@
 """Shared helpers: favourable outcomes, rates by group, disclosure control, JSON values, sections.
 
-Disclosure control follows :mod:`audit._privacy` (the one rule every output
+Disclosure control follows :mod:`audit.disclosure` (the one rule every output
 uses): a count ``k`` is small when ``0 < k < threshold``; a cell of ``k`` out
 of ``n`` is published only when neither ``k`` nor ``n - k`` is small, and every
 share, rate or ratio computed from a cell that cannot be published is
@@ -8,7 +8,7 @@ suppressed with it.  On top of that, no hidden count may follow by
 differencing: a group total minus its published sub-groups, across a
 grouping's table and the tables of its sub- and super-groups
 (:func:`protect_groupings`, :func:`protect_table`, :func:`sizes_published`,
-built on :func:`audit._privacy.protect_lines`).  Distribution statistics
+built on :func:`audit.disclosure.protect_lines`).  Distribution statistics
 (means and quantiles) are given only for groups of at least
 ``min_group_size`` people, as in the impact family; score means, quantiles
 and shifts are rounded to one decimal place (no individual's exact score).
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, is_small, protect_lines, published_count
+from audit.disclosure import cell_publishable, is_small, protect_lines, published_count
 from audit.graph import Graph
 from audit.groups import Grouping, json_float
 from audit.rates import group_rates as impact_group_rates
@@ -112,7 +112,7 @@ def impact_ratios_and_refs(counts: np.ndarray, hits: np.ndarray, min_group_size:
 
 
 def cells_publishable(counts: np.ndarray, hits: np.ndarray, t: int) -> np.ndarray:
-    """(G, T) bool: may the cell "hits of counts" of each group and tier be published (:mod:`audit._privacy`)."""
+    """(G, T) bool: may the cell "hits of counts" of each group and tier be published (:mod:`audit.disclosure`)."""
     counts = np.asarray(counts, dtype=np.int64)
     hits = np.asarray(hits, dtype=np.int64).reshape(len(counts), -1)
     return np.asarray(cell_publishable(hits, counts[:, None], t), dtype=bool).reshape(hits.shape)
@@ -177,7 +177,7 @@ def small(c: Any, t: int) -> bool:
 
 
 def cell_ok(k: Any, n: Any, t: int) -> bool:
-    """May the cell ``k`` of ``n`` be published?  (:func:`audit._privacy.cell_publishable`.)"""
+    """May the cell ``k`` of ``n`` be published?  (:func:`audit.disclosure.cell_publishable`.)"""
     return cell_publishable(int(k), int(n), t)
 
 
@@ -236,7 +236,7 @@ _ANY = "\x00*"  # the "all values" coordinate of a marginal cell (never an attri
 
 def protect_groupings(groupings: Sequence[Grouping], counts: Sequence, ok: Sequence,
                       total: Any = None, total_ok: bool = False) -> list[np.ndarray]:
-    """Secondary suppression across every grouping's table of one count (:func:`audit._privacy.protect_lines`).
+    """Secondary suppression across every grouping's table of one count (:func:`audit.disclosure.protect_lines`).
 
     ``counts[i]`` and ``ok[i]`` are the (G,) or (G, T) counts of grouping ``i``
     and whether each is published.  All tables are laid out on the union of

@@ -82,7 +82,7 @@ METHODS = {
         "among groups of at least min_group_size people), as in the impact family."),
     "disclosure": (
         "Only group aggregates are reported, under the one disclosure rule every output uses "
-        "(audit._privacy): a count k is small when 0 < k < threshold, and a cell of k people (or ties) out "
+        "(audit.disclosure): a count k is small when 0 < k < threshold, and a cell of k people (or ties) out "
         "of n is published only when neither k nor n - k is small; zero counts are shown. Every share, "
         "rate, ratio or effect derived from a cell that cannot be published is null, with suppressed: true. "
         "An impact ratio needs two publishable cells: the group's and the most favoured group's. Groups "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from audit._privacy import cell_publishable
+from audit.disclosure import cell_publishable
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,

@@ -35,7 +35,7 @@ class ContagionResult:
     (``status == "not run"`` and a ``reason``) instead of disappearing.
 
     ``to_dict()`` is what ``report.json`` holds under ``contagion``: group
-    aggregates only, under :mod:`audit._privacy`'s cell rule (a count or its
+    aggregates only, under :mod:`audit.disclosure`'s cell rule (a count or its
     complement of 1 to ``disclosure_threshold - 1`` hides the cell and all
     derived from it, as None with ``suppressed: true``), no NaN or infinity.
     """

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, protect_lines
+from audit.disclosure import cell_publishable, protect_lines
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,
@@ -293,7 +293,7 @@ def spillover(
     disclosure_threshold : int, default 10
         Groups below it are shown without numbers; a share ``k / n`` (and the
         count ``k``) is given only when neither ``k`` nor ``n - k`` is 1 to
-        ``threshold - 1`` (:func:`audit._privacy.cell_publishable`).
+        ``threshold - 1`` (:func:`audit.disclosure.cell_publishable`).
 
     Returns
     -------
@@ -433,7 +433,7 @@ class Shock(Section):
         coordinate per attribute and one for the band (seeds, or bands 1, 2,
         3+ and unreachable, whose total is "all others"); marginal cells (a
         single attribute's groups, everyone, a group's size, "all others")
-        carry a wildcard.  :func:`audit._privacy.protect_lines` then hides
+        carry a wildcard.  :func:`audit.disclosure.protect_lines` then hides
         cells until no line (a total and its parts) has exactly one hidden
         count, so nothing follows by subtraction (the attack "group total
         minus its published sub-groups", or "group minus its other bands").

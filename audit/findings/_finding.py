@@ -78,6 +78,12 @@ class Finding:
         False when a cell behind the figures cannot be published.
     n_published : bool
         Whether the group's size may be published (it may when only a tier cell is small).
+    comparator_is_best : bool
+        False when the group with the highest observed rate cannot be published and the finding
+        is compared with the best group that can.
+    rounded : bool
+        Some count behind the figures is published rounded to the nearest ten (disclosure control),
+        and every figure is computed from the published counts.
     """
 
     attributes: tuple[str, ...]
@@ -109,6 +115,8 @@ class Finding:
     impact_ratio_rewired: float | None = None
     published: bool = True
     n_published: bool = True
+    comparator_is_best: bool = True
+    rounded: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "group", _group(self.group))
@@ -174,6 +182,8 @@ class Finding:
             "favourable_count": self.favourable_count if pub else None,
             "selection_rate": f(self.rate),
             "reference_group": dict(self.comparator),
+            "reference_is_most_favoured": self.comparator_is_best,
+            "rounded": self.rounded,
             "reference_n": self.comparator_n if pub else None,
             "reference_favourable_count": self.comparator_favourable_count if pub else None,
             "reference_rate": f(self.comparator_rate),

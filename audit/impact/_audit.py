@@ -12,9 +12,11 @@ from audit._errors import AuditInputError
 from audit.groups import Grouping
 from audit.impact._core import QUANTILES, Pairs, SortedScores, distribution_stats
 from audit.impact._curve import ThresholdCurve, threshold_curve
+from audit.impact._disclosure import protect_impact
 from audit.impact._methods import methods_text
 from audit.impact._result import ImpactResult
 from audit.impact._verdicts import Verdicts, decide
+from audit.disclosure import round_count
 from audit.rates import (
     Claims,
     Outcomes,
@@ -55,19 +57,22 @@ def tier_is_favourable(tier: Tier, higher_is_better: bool = True,
 
 @dataclass
 class _Family:
-    """Raw (unsuppressed) results for one grouping."""
+    """The results for one grouping: exact counts, what may be published, and the statistics."""
 
     grouping: Grouping
-    counts: np.ndarray          # (G,)
-    hits: np.ndarray            # (G, T): people attaining each tier
-    fav: np.ndarray             # (G, A): people with each audited tier's favourable outcome
+    counts: np.ndarray          # (G,) exact
+    hits: np.ndarray            # (G, T): people attaining each tier (exact)
+    fav: np.ndarray             # (G, A): people with each audited tier's favourable outcome (as published)
     ref: int
-    claims: Claims              # against the most favoured group (audited tiers)
-    versus_ref: dict            # against the reference group (audited tiers)
     dist: dict
     curve: ThresholdCurve | None
     errors: dict | None
     calibration: dict | None
+    mask: dict | None = None    # the disclosure decision (audit.impact._disclosure)
+    pub_counts: np.ndarray | None = None
+    pub_hits: np.ndarray | None = None
+    claims: Claims | None = None  # against the best comparable group (audited tiers)
+    versus_ref: dict | None = None
 
 
 def _scores(scores) -> np.ndarray:
@@ -280,11 +285,7 @@ def disparate_impact(
     families: list[_Family] = []
     for g in groupings:
         counts, hits = group_rates(att, g)
-        _, fav = group_rates(fav_all, g)
         ref = refs[g.key]
-        eligible = counts >= settings.min_group_size
-        claims = assess_claims(counts, fav, eligible, threshold=settings.threshold, alpha=settings.alpha,
-                               min_group_size=settings.min_group_size)
         pairs = Pairs.build(g.codes, ss, g.n_groups)
         dist = distribution_stats(pairs, ss.values, ref, higher_is_better)
         cv = threshold_curve(pairs, ss.values, g.attributes, higher_is_better=higher_is_better,
@@ -293,8 +294,26 @@ def disparate_impact(
         errors = calibration = None
         if y is not None:
             errors, calibration = _label_metrics(g, ss, att, y, cal_bins)
-        families.append(_Family(g, counts, hits, fav, ref, claims, _versus_reference(counts, fav, ref, settings),
-                                dist, cv, errors, calibration))
+        families.append(_Family(g, counts, hits, np.zeros((g.n_groups, 0), np.int64), ref, dist, cv, errors,
+                                calibration))
+    # What may be published is decided first, from the counts alone; every statistic is then computed from
+    # the published counts (rounded cells as rounded), so no figure gives back a hidden count.
+    masks = protect_impact(families, outcomes, settings.disclosure_threshold, y)
+    audited = list(outcomes.audited)
+    direction = np.array([bool(outcomes.direction[j]) for j in audited], dtype=bool)
+    for fam, mask in zip(families, masks["families"], strict=True):
+        fam.mask = mask
+        fam.pub_counts = np.where(mask["n_round"], round_count(fam.counts), fam.counts)
+        fam.pub_hits = np.minimum(np.where(mask["hits_round"], round_count(fam.hits), fam.hits),
+                                  fam.pub_counts[:, None])
+        h = fam.pub_hits[:, audited]
+        fam.fav = np.where(direction[None, :], h, fam.pub_counts[:, None] - h)
+        eligible = fam.counts >= settings.min_group_size
+        comparable = ~mask["hits"][:, audited]
+        fam.claims = assess_claims(fam.pub_counts, fam.fav, eligible, threshold=settings.threshold,
+                                   alpha=settings.alpha, min_group_size=settings.min_group_size,
+                                   comparable=comparable)
+        fam.versus_ref = _versus_reference(fam.pub_counts, fam.fav, fam.ref, settings)
 
     verdicts: Verdicts = decide(families, outcomes, settings)
     methods = methods_text(settings, n_candidates=verdicts.n_candidates, n_reference=verdicts.n_reference,

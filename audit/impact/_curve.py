@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from audit._privacy import cell_publishable
+from audit.disclosure import cell_publishable
 from audit.impact._core import Pairs
 
 __all__ = ["ThresholdCurve", "threshold_curve"]
@@ -138,7 +138,7 @@ class ThresholdCurve:
 
         A threshold t can be named for group g when, at t, g's cell (people
         on the favourable side out of g) and the most favoured group's cell are
-        both publishable by :func:`audit._privacy.cell_publishable`, and at
+        both publishable by :func:`audit.disclosure.cell_publishable`, and at
         least ``disclosure_threshold`` people of the whole population lie on
         each side of t.  Each run below four-fifths is cut down to its maximal
         sub-runs of such thresholds, so every endpoint (and every threshold

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit._privacy import is_small, published_count
+from audit.disclosure import is_small, published_count
 from audit.findings import Findings
 from audit.groups import json_float, json_value
 from audit.impact._tables import build_tables
@@ -212,7 +212,7 @@ class ImpactResult:
             for row, drow in zip(g.itertuples(index=False), d.itertuples(index=False), strict=True):
                 entry = {"group": labels[row.code], "n": _i(row.n), "share": _f(row.share),
                          "small_group": bool(row.small_group), "is_reference": bool(row.is_reference),
-                         "suppressed": bool(row.suppressed)}
+                         "rounded": bool(row.rounded), "suppressed": bool(row.suppressed)}
                 dd = drow._asdict()
                 entry["distribution"] = {
                     "mean": _f(dd["mean"]), "sd": _f(dd["sd"]), "median": _f(dd["median"]),
@@ -232,7 +232,7 @@ class ImpactResult:
                     "vs_most_favoured": _versus_best(r, labels) if audited else None,
                     "vs_reference": _versus_ref(r, labels) if audited else None,
                     "verdict": _s(r["verdict"]), "pushed_out": bool(r["pushed_out"]),
-                    "suppressed": bool(r["suppressed"]),
+                    "rounded": bool(r["rounded"]), "suppressed": bool(r["suppressed"]),
                 })
             ref = info["reference"]
             out = {"attributes": list(info["attributes"]),

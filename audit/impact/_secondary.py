@@ -1,4 +1,4 @@
-"""Secondary suppression across every grouping of an audit (see :func:`audit._privacy.protect_lines`).
+"""Label and calibration cells: primary and complementary suppression across every grouping.
 
 Each group of each grouping is placed in one key space over all the audit's
 attributes: a group of ``race`` is ``(race value, *, ...)``, a group of
@@ -14,25 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit._privacy import cell_publishable, protect_lines, small_mask
-
-_STAR = ("\x00*",)  # a coordinate the grouping does not fix (never a real value)
-
+from audit.disclosure import cell_publishable, protect_lines, small_mask
 
 _small = small_mask
-
-
-def _global_keys(groupings) -> list[list[tuple]]:
-    attrs: list = []
-    for gr in groupings:
-        for a in gr.attributes:
-            if a not in attrs:
-                attrs.append(a)
-    out = []
-    for gr in groupings:
-        pos = {a: i for i, a in enumerate(gr.attributes)}
-        out.append([tuple(v[pos[a]] if a in pos else _STAR for a in attrs) for v in gr.values])
-    return out
 
 
 def _protect(keys, counts, hidden):
@@ -61,26 +45,16 @@ def _fixpoint(keys, columns, hidden):
             return hidden
 
 
-def secondary_masks(families, n_tiers: int, thr: int) -> list[dict]:
-    """Per family, the cells to hide after primary and secondary suppression.
+def label_and_calibration_masks(families, keys, n_hidden, n_tiers: int, thr: int, extra_rows=None) -> list[dict]:
+    """Per family, the label and calibration cells to hide (primary and secondary).
 
-    Returns, per family, a dict with ``n`` (G,), ``hits`` (G, T) and, where the
-    family has them, ``label_group`` (G,: labelled / positives / negatives),
+    Returns, per family, ``label_group`` (G,: labelled / positives / negatives),
     ``label_row`` (G, T: the confusion counts and their rates), ``cal_n`` and
-    ``cal_events`` (G, B).  A hidden ``n`` hides everything about the group.
+    ``cal_events`` (G, B).  A hidden group size (``n_hidden``) hides everything; ``extra_rows``
+    (per family, (G, T)) marks label rows hidden because their tier cell is (TP + FP is the tier count).
     """
-    keys = _global_keys([f.grouping for f in families])
     out = [{} for _ in families]
-    n_h = _protect(keys, [f.counts for f in families], [_small(f.counts, thr) for f in families])
-    hits_h = [np.zeros((len(k), n_tiers), dtype=bool) for k in keys]
-    for j in range(n_tiers):
-        prim = [~np.asarray(cell_publishable(f.hits[:, j], f.counts, thr), dtype=bool).reshape(-1) | nh
-                for f, nh in zip(families, n_h, strict=True)]
-        for h, p in zip(hits_h, _protect(keys, [f.hits[:, j] for f in families], prim), strict=True):
-            h[:, j] = p
-    for o, nh, hh in zip(out, n_h, hits_h, strict=True):
-        o["n"], o["hits"] = nh, hh | nh[:, None]
-
+    n_h = n_hidden
     err = [i for i, f in enumerate(families) if f.errors is not None]
     if err:
         ek = [keys[i] for i in err]
@@ -93,6 +67,8 @@ def secondary_masks(families, n_tiers: int, thr: int) -> list[dict]:
         grp = _fixpoint(ek, [lab, pos, neg], grp)
         cells = ("tp", "fp", "fn", "tn")
         row = [g[:, None] | np.any([_small(e[c], thr) for c in cells], axis=0) for g, e in zip(grp, es, strict=True)]
+        if extra_rows is not None:
+            row = [r | np.asarray(extra_rows[i], dtype=bool) for r, i in zip(row, err, strict=True)]
         for j in range(n_tiers):
             rj = _fixpoint(ek, [[e[c][:, j] for e in es] for c in cells], [r[:, j].copy() for r in row])
             for r, x in zip(row, rj, strict=True):

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit._privacy import cell_publishable
+from audit.disclosure import cell_publishable
 from audit.impact._methods import CUT_DIGITS, STAT_DIGITS
-from audit.impact._secondary import secondary_masks
 from audit.impact._verdicts import PUSHED_OUT, Verdicts
 from audit.rates import Outcomes, wilson_interval
 from audit.settings import Settings
@@ -86,14 +85,14 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
     frames: dict[str, list[pd.DataFrame]] = {k: [] for k in
                                              ("groups", "dist", "rates", "err", "cal", "curve", "ranges", "limits")}
     infos, publishable, size_ok = [], [], []
-    masks = secondary_masks(families, T, thr)
-    for i, (fam, mask) in enumerate(zip(families, masks, strict=True)):
+    for i, fam in enumerate(families):
+        mask = fam.mask
         gr = fam.grouping
         G = gr.n_groups
         key = gr.key
         names = [gr.name(k) for k in range(G)]
         labels = [gr.label(k) for k in range(G)]
-        counts = fam.counts
+        counts = fam.pub_counts  # published counts: rounded where the disclosure decision says so
         n_ok = ~mask["n"]
         size_ok.append(n_ok)
         small = counts < settings.min_group_size
@@ -109,6 +108,7 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
             "grouping": key, "group": names, "code": np.arange(G),
             "n": nullable_int(counts, n_ok), "share": masked(share, n_ok),
             "small_group": small, "is_reference": np.arange(G) == fam.ref, "suppressed": ~n_ok,
+            "rounded": mask["n_round"] & n_ok,
         }))
 
         # ---- score distributions: groups of at least the minimum size only (and never min / max)
@@ -127,7 +127,7 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
         frames["dist"].append(pd.DataFrame(dist))
 
         # ---- rates: one row per (group, tier), group-major; comparisons only for audited tiers
-        hits = fam.hits
+        hits = fam.pub_hits
         cell_ok = ~mask["hits"]
         with np.errstate(invalid="ignore", divide="ignore"):
             sel = hits / counts[:, None]
@@ -155,6 +155,7 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
             "selection_ci_high": masked(hi, cell_ok).ravel(),
             "favourable_rate": masked(fav_rate, cell_ok).ravel(),
             "small_group": np.repeat(small, T),
+            "rounded": (mask["hits_round"] | mask["n_round"][:, None]).ravel() & cell_ok.ravel(),
         }
         any_sup = ~cell_ok
         tj = np.broadcast_to(np.arange(T)[None, :], (G, T))

@@ -115,6 +115,19 @@ def _detection(fam, verdict: np.ndarray, settings: Settings, m: int, R: int) -> 
     return out, comp
 
 
+def _best_observed(fam, j: int, favourable_in: bool, settings: Settings) -> int:
+    """The eligible group with the highest observed rate, whether or not its counts may be published."""
+    from audit.rates import most_favoured
+
+    n = fam.counts
+    el = np.flatnonzero(n >= settings.min_group_size)
+    if not len(el):
+        return -1
+    att = fam.hits[el, j]
+    fav = att if favourable_in else n[el] - att
+    return int(el[most_favoured(n[el], fav[:, None], settings.min_group_size)[0]])
+
+
 def make_findings(families, verdicts: Verdicts, outcomes: Outcomes, settings: Settings,
                   publishable: list[np.ndarray], size_published: list[np.ndarray]) -> list[Finding]:
     """One :class:`Finding` per verdict, intersections attached to their parents.
@@ -135,17 +148,22 @@ def make_findings(families, verdicts: Verdicts, outcomes: Outcomes, settings: Se
             K = int(c.candidates[g])
             # An upper bound valid simultaneously for every candidate of the audit (Bonferroni over m): it
             # stays valid for a finding picked as the most extreme of many, as a report's "largest gap" is.
-            el = np.flatnonzero((fam.counts >= settings.min_group_size) & (np.arange(gr.n_groups) != g))
-            sim = ratio_upper_bound(fam.fav[g, a], fam.counts[g], fam.fav[el, a], fam.counts[el],
+            el = np.flatnonzero((fam.counts >= settings.min_group_size) & (np.arange(gr.n_groups) != g)
+                                & ~fam.mask["hits"][:, j])
+            n_pub = fam.pub_counts
+            sim = ratio_upper_bound(fam.fav[g, a], n_pub[g], fam.fav[el, a], n_pub[el],
                                     alpha=settings.alpha / (K * m)) if len(el) else np.array([np.nan])
             sim = float(np.nanmin(sim)) if np.isfinite(sim).any() else float("nan")
             out.append(Finding(
                 attributes=tuple(gr.attributes), group=tuple(zip(gr.attributes, gr.values[g], strict=True)),
                 tier=tier.name, verdict=Verdict.PUSHED_OUT if v[g, a] == PUSHED_OUT else Verdict.BELOW_PARITY,
                 outcome=(f"attains {tier.name!r}" if outcomes.direction[j] else f"is not placed in {tier.name!r}"),
-                n=int(fam.counts[g]), favourable_count=int(fam.fav[g, a]),
+                n=int(n_pub[g]), favourable_count=int(fam.fav[g, a]),
                 comparator=tuple(zip(gr.attributes, gr.values[b], strict=True)),
-                comparator_n=int(fam.counts[b]), comparator_favourable_count=int(fam.fav[b, a]),
+                comparator_n=int(n_pub[b]), comparator_favourable_count=int(fam.fav[b, a]),
+                comparator_is_best=bool(b == _best_observed(fam, j, bool(outcomes.direction[j]), settings)),
+                rounded=bool(fam.mask["hits_round"][g, j] or fam.mask["hits_round"][b, j]
+                             or fam.mask["n_round"][g] or fam.mask["n_round"][b]),
                 impact_ratio=float(c.ratio[g, a]), ci_low=float(c.ci_low[g, a]), ci_high=float(c.ci_high[g, a]),
                 ratio_upper_bound=float(c.upper[g, a]), simultaneous_upper_bound=sim, candidates=K,
                 p_value=float(c.p_threshold[g, a]), q_value=float(verdicts.q_threshold[i][g, a]),

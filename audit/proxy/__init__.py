@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable
+from audit.disclosure import cell_publishable
 from audit.proxy._analyses import (
     association_records,
     cv_design,
@@ -217,8 +217,8 @@ def gap_decomposition(
     a group mean of ``low + (high - low) * k / n``, which gives away the count
     ``k``.  Its line is suppressed (``contribution`` None, ``suppressed``
     True) where ``k`` is not a publishable cell of the group
-    (:func:`audit._privacy.cell_publishable`), for the further groups
-    :func:`audit._privacy.protect_lines` hides, and for every group when the
+    (:func:`audit.disclosure.cell_publishable`), for the further groups
+    :func:`audit.disclosure.protect_lines` hides, and for every group when the
     reference's count is hidden; a record with a suppressed line also loses its
     ``gap``, ``mean_score`` and every ``share`` (and is marked
     ``lines_suppressed``).  Contributions, means and gaps are rounded to 0.01 points,
@@ -278,7 +278,7 @@ def neutralisation(
     A change that touches no term or column the rule reads changes nothing
     (exactly).
 
-    Disclosure control (:mod:`audit._privacy`): an impact ratio is published
+    Disclosure control (:mod:`audit.disclosure`): an impact ratio is published
     only when both of its cells — the group's favourable count out of its size
     and the most favoured group's — are publishable (neither the count nor its
     complement is small), checked separately before and after; ``change`` only

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, is_small, protect_lines
+from audit.disclosure import cell_publishable, is_small, protect_lines
 from audit.proxy._association import (
     NMI_BINS,
     auc_from_scores,
@@ -266,9 +266,9 @@ def hidden_terms(prep: Prepared, g, terms: list[Input], floor: int, threshold: i
     """For each two-valued term (index into ``prep.C``), the groups of ``g`` whose count may not be published.
 
     Primary: the count ``k`` of the group's people on the term's upper value is
-    not a publishable cell of the group (:func:`audit._privacy.cell_publishable`),
+    not a publishable cell of the group (:func:`audit.disclosure.cell_publishable`),
     or the group's means are not published at all (fewer than ``floor`` people).
-    Secondary: :func:`audit._privacy.protect_lines` over the grouping's groups.
+    Secondary: :func:`audit.disclosure.protect_lines` over the grouping's groups.
     """
     out = {}
     keys = [tuple(v) for v in g.values]
@@ -306,7 +306,7 @@ def decomposition_records(
     Group means (and so the gap and its contributions) are published only when
     both the group and its reference have at least ``min_group_size`` people
     (and are not small under the disclosure rule); a group's size is published
-    unless it is small (:func:`audit._privacy.is_small`).
+    unless it is small (:func:`audit.disclosure.is_small`).
 
     Returns the records and a private map ``(attributes, values) -> (gap, {(kind, input): contribution})``
     (the reference group included, with zeros; only groups whose means are published) used to annotate
@@ -324,7 +324,7 @@ def decomposition_records(
     floor = max(int(min_group_size), int(disclosure_threshold), 1)  # smallest group whose mean is published
     for g in prep.groupings:
         ref = prep.references.get(g.key)
-        if ref is None:
+        if ref is None or ref < 0:
             continue
         means = g.means(S)
         small_ref = g.counts[ref] < floor
@@ -528,6 +528,8 @@ def neutralisation_records(
             for g, public in targets:
                 a = g.key
                 ref = prep.references[g.key]
+                if ref < 0:
+                    continue  # an empty grouping (everybody withheld): nothing to equalise
                 rng = rng_for(prep.seed, "equalise", inp.kind, inp.name, a)
                 if inp.kind == "term":
                     k = inp.terms[0]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit._privacy import cell_publishable, is_small
+from audit.disclosure import cell_publishable, is_small
 from audit.groups import Grouping, bin_protected, build_groupings, json_float, json_value
 from audit.rates import reference_codes
 
@@ -64,7 +64,7 @@ class Impact(NamedTuple):
 
     ``ok[g, j]``: both cells behind ``ratio[g, j]`` — group ``g``'s favourable
     count out of its size, and the most favoured group's — are publishable under
-    :func:`audit._privacy.cell_publishable`, and the ratio is defined.  For a
+    :func:`audit.disclosure.cell_publishable`, and the ratio is defined.  For a
     counterfactual (:meth:`ImpactState.after`) also: neither group ``g`` nor the
     most favoured group has a small number (``0 < k < threshold``) of people
     whose attainment of tier ``j`` differs from the baseline — otherwise the

@@ -98,7 +98,7 @@ class ProxyResult:
     def to_dict(self) -> dict:
         """JSON-ready: only str/int/float/bool/None/list/dict, finite floats, disclosure rule applied.
 
-        Suppression (:mod:`audit._privacy`): sizes ``0 < n < disclosure_threshold``
+        Suppression (:mod:`audit.disclosure`): sizes ``0 < n < disclosure_threshold``
         are None; decomposition means, gaps and contributions only for groups
         (and references) of at least ``min_group_size`` people, and a two-valued
         (condition) term's line only where the count behind it is publishable
@@ -205,7 +205,7 @@ class ProxyResult:
           equalising the input closes.  The shares of several inputs need not
           add up to 1 (a tier is a cut-off on the whole score).  None when the
           neutralisation was not run or either ratio is not published (two-cell
-          rule, :mod:`audit._privacy`).
+          rule, :mod:`audit.disclosure`).
         * ``mean_gap_share``: the input's share of the *mean own-score* gap
           between ``g`` and the entry's ``reference_group`` (the most favoured
           group; the decomposition's reference group when the entry names none),

@@ -69,7 +69,7 @@ class Claims:
 
 
 def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: float = 0.05,
-                  min_group_size: int = 30) -> Claims:
+                  min_group_size: int = 30, comparable=None) -> Claims:
     """Selection-valid evidence of every group being below the best group and below ``threshold`` times it.
 
     Parameters
@@ -85,6 +85,11 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
         Level of each group's bound (before the audit-wide FDR adjustment) and of the interval.
     min_group_size : int
         Only used to pick the most favoured group for the descriptive ratio.
+    comparable : array_like of bool, shape (G, A), optional
+        Cells that may serve as comparators (default: every eligible group's).  A
+        report compares only with groups whose counts it may publish; K still
+        counts every eligible group, so the test stays valid whichever group is
+        truly best (a union over a subset of the comparators at level alpha / K).
 
     Examples
     --------
@@ -95,10 +100,20 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
     (True, True, True)
     """
     n = np.asarray(n, dtype=np.int64)
-    fav = np.asarray(favourable, dtype=np.int64).reshape(len(n), -1)
+    fav = np.asarray(favourable, dtype=np.int64)
+    fav = fav.reshape((len(n), fav.shape[-1] if fav.ndim == 2 else (fav.size // max(len(n), 1))))
     el = np.asarray(eligible, dtype=bool) & (n > 0)
     G, A = fav.shape
-    mf = most_favoured(n, fav, min_group_size)
+    comp = np.broadcast_to(el[:, None], (G, A)) if comparable is None else (
+        np.asarray(comparable, dtype=bool).reshape((G, A)) & el[:, None])
+    # The most favoured group for the descriptive ratio: the best comparable group.
+    mf = np.full(A, -1, dtype=np.int64)
+    for a in range(A):
+        ok = np.flatnonzero(comp[:, a])
+        if len(ok):
+            mf[a] = ok[most_favoured(n[ok], fav[ok, a:a + 1], min_group_size)[0]]
+        elif comparable is None:
+            mf[a] = most_favoured(n, fav[:, a:a + 1], min_group_size)[0]
     ratio = np.full((G, A), np.nan)
     ci_low = np.full((G, A), np.nan)
     ci_high = np.full((G, A), np.nan)
@@ -127,10 +142,12 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
         pt = ratio_score_test(x1, n1, x2, n2, value=threshold).reshape(x1.shape)
         pp = ratio_score_test(x1, n1, x2, n2, value=1.0).reshape(x1.shape)
         ub = ratio_upper_bound(x1, n1, x2, n2, alpha=level).reshape(x1.shape)
-        # A comparator nobody in which gets the outcome cannot show g to be lower: p = 1, no bound.
-        pt = np.where(np.isnan(pt), 1.0, pt)
-        pp = np.where(np.isnan(pp), 1.0, pp)
-        ub = np.where(np.isnan(ub), np.inf, ub)
+        # A comparator nobody in which gets the outcome cannot show g to be lower: p = 1, no bound; nor can
+        # a comparator whose counts may not be published.
+        usable = comp[ji]
+        pt = np.where(np.isnan(pt) | ~usable, 1.0, pt)
+        pp = np.where(np.isnan(pp) | ~usable, 1.0, pp)
+        ub = np.where(np.isnan(ub) | ~usable, np.inf, ub)
         # Reduce over comparators: rows of the same g are contiguous (meshgrid in "ij" order).
         starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
         groups = gi[starts]
@@ -139,8 +156,8 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
         p_par[groups] = np.minimum(1.0, kk * np.minimum.reduceat(pp, starts, axis=0))
         u = np.minimum.reduceat(ub, starts, axis=0)
         upper[groups] = np.where(np.isfinite(u), u, np.nan)
-        # In the family: an eligible group in a tier where some eligible group gets the outcome.
-        defined = (fav[E] > 0).any(axis=0)
+        # In the family: an eligible group in a tier where some comparable group gets the outcome.
+        defined = ((fav[E] > 0) & comp[E]).any(axis=0)
         candidate[groups] = defined[None, :]
         p_thr = np.where(candidate, p_thr, np.nan)
         p_par = np.where(candidate, p_par, np.nan)

@@ -95,7 +95,8 @@ def most_favoured(counts: np.ndarray, hits: np.ndarray, min_group_size: int = 30
     depends on row order.  ``-1`` if there is no non-empty group.
     """
     counts = np.asarray(counts, dtype=np.int64)
-    hits = np.asarray(hits, dtype=np.int64).reshape(len(counts), -1)
+    hits = np.asarray(hits, dtype=np.int64)
+    hits = hits.reshape((len(counts), hits.shape[-1] if hits.ndim == 2 else (hits.size // max(len(counts), 1))))
     eligible = counts >= min_group_size
     if not eligible.any():
         eligible = counts > 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from audit._privacy import cell_publishable, is_small, protect_lines, published_count
+from audit.disclosure import cell_publishable, is_small, protect_lines, published_count
 from audit._version import __version__
 from audit.groups import json_float
 from audit.report._lead import build_summary
@@ -162,7 +162,10 @@ def score_overview(ctx, impact: Mapping | None = None, size_masks: Mapping | Non
                 "mean_final_score": _f(means_final[code], 1) if big else None,
                 "quantiles_own": None,
                 "quantiles_final": None,
-                "tier_attainment": {tier.name: (None if rate_hidden[j][code] else _f(hits[code, j] / n, 6))
+                # With the impact family, its published rate (rounded counts stay rounded); else the exact rate.
+                "tier_attainment": {tier.name: (None if rate_hidden[j][code] else
+                                                _f((published or {}).get(tuple(g.label(code).values()), {}).get(
+                                                    tier.name, hits[code, j] / n), 6))
                                     for j, tier in enumerate(ctx.rule.tiers)},
             }
             if big:
@@ -272,6 +275,13 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
     small_groups = sum(int((g.counts < ctx.min_group_size).sum()) for g in ctx.groupings)
 
     notes = []
+    pooling = getattr(ctx, "pooling", None)
+    withheld = int(pooling.n_withheld) if pooling is not None else 0
+    if pooling is not None:
+        notes.extend(pooling.reasons)
+        if withheld:
+            notes.append(f"{pooling.withheld_text(t)} people are withheld from every table because a category of "
+                         f"theirs is too small to publish; every count in this report is of the other people.")
     if ctx.protected_read_by_rule:
         notes.append("The rule reads protected attribute(s) directly: " + ", ".join(ctx.protected_read_by_rule) + ".")
     if rule.network is not None and graph is None:
@@ -319,7 +329,10 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
         "population": {
             "source": pop.source,
             "synthetic": synthetic,
-            "rows": pop.n,
+            # With a handful of people withheld, the number of rows would give their number back.
+            "rows": pop.n if withheld == 0 or withheld >= t else None,
+            "tabulated": pop.n - withheld if withheld == 0 or withheld >= t else None,
+            "withheld": None if pooling is None else pooling.withheld_text(t) or "0",
             "data_hash": pop.data_hash,
             "id_column": pop.id_col,
             "protected": list(ctx.protected),
@@ -330,9 +343,10 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
         },
         "graph": None if graph is None else {
             "source": graph.source,
-            "nodes": graph.n_nodes,
+            "nodes": graph.n_nodes if withheld == 0 or withheld >= t else None,
             "edges": graph.n_edges,
-            "mean_degree": _f(2 * graph.n_edges / max(graph.n_nodes, 1), 6),
+            "mean_degree": (_f(2 * graph.n_edges / max(graph.n_nodes, 1), 6) if withheld == 0 or withheld >= t
+                            else None),
             "isolates": _count((graph.degree == 0).sum(), t),
             "dropped_self_loops": graph.dropped_self_loops,
             "dropped_duplicates": graph.dropped_duplicates,
