@@ -14,12 +14,12 @@ from audit._run import AuditContext, prepare_audit, run
 from audit._version import __version__
 from audit.data import Population, load_population
 from audit.datasets import generate_sesame
+from audit.findings import Finding, Findings, Verdict
 from audit.graph import Graph, load_graph, solve_network
 from audit.groups import Grouping, build_groupings
-from audit.findings import Finding, Findings, Verdict
 from audit.report import Report
-from audit.settings import Settings
 from audit.rules import Rule, Tier, list_rules, load_rule
+from audit.settings import Settings
 
 __all__ = [
     "AuditContext", "AuditInputError", "Finding", "Findings", "Graph", "Grouping", "Population", "Report", "Rule",

@@ -27,7 +27,6 @@ from scipy.sparse.linalg import spsolve
 
 import audit
 from audit._errors import AuditInputError
-from audit.disclosure import cell_publishable
 from audit._run import prepare_audit
 from audit.contagion import (
     ContagionResult,
@@ -46,6 +45,7 @@ from audit.contagion import (
 from audit.contagion._amplification import Amplification
 from audit.contagion._common import cell_cnt, protect_partition, share
 from audit.contagion._unfriending import default_margin
+from audit.disclosure import cell_publishable
 from audit.graph import graph_from_adjacency, load_graph, solve_network
 from audit.groups import build_groupings
 from audit.rules import attainment

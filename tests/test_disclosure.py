@@ -91,7 +91,6 @@ def test_tenant_case_publishes_every_group_of_the_minimum_size(tenant_report):
             assert true_n >= 30 and row["n"] == true_n and not row["suppressed"], (a, name)
         for r in g["rates"]:
             name = r["group"][a]
-            mask = (people[a] == name).to_numpy()
             assert r["n"] is not None, (a, name)
             assert r["selection_rate"] is not None, (a, name, r["tier"])  # both cells are large here
     groups = {(a, x["group"][a]) for g in imp["groupings"] if len(g["attributes"]) == 1

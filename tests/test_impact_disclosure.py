@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from audit.disclosure import cell_publishable, is_small, round_count
-from audit.impact._disclosure import LOCK_SIZE
 from audit.groups import build_groupings
 from audit.impact import disparate_impact
+from audit.impact._disclosure import LOCK_SIZE
 from audit.rates import compare_proportions
 from audit.rules import Tier
 

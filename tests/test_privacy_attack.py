@@ -651,7 +651,6 @@ def _lp_attack(case: Case, network: bool = False):
     uniq, inv = np.unique(np.packbits(pat, axis=1), axis=0, return_inverse=True)
     inv = inv.ravel()
     system = CountSystem(tuple(attrs), cells, list(range(len(uniq))))
-    T = len(case.tiers)
 
     def pats(col):
         return np.unique(inv[pat[:, col]])

@@ -217,9 +217,10 @@ def test_demo_lead_reports_what_could_not_be_found():
 def test_german_credit_numeric_age_is_binned_and_named():
     # Before: 53 one-year groups of age and "no group is pushed out".  Now: quartile bins named in
     # the report's notes, or the cut points given with --bins.
+    from conftest import shared_file
+
     import audit
     from audit.datasets import load_german_credit
-    from conftest import shared_file
 
     frame = load_german_credit(shared_file("south_german_credit").parent / "south_german_credit")
     rule = audit.Rule.from_observed("credit_risk", tiers=[Tier("good credit risk", threshold=1)], name="german")

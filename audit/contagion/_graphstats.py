@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from audit.disclosure import cell_publishable
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,
@@ -40,6 +39,7 @@ from audit.contagion._core import (
     mixing,
     upper_ties,
 )
+from audit.disclosure import cell_publishable
 from audit.graph import Graph
 from audit.groups import Grouping
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
-from audit.disclosure import cell_publishable, protect_lines
 from audit.contagion._common import (
     DEFAULT_DISCLOSURE,
     DEFAULT_MIN_GROUP,
@@ -33,6 +32,7 @@ from audit.contagion._common import (
 )
 from audit.contagion._core import components, hop_distances
 from audit.contagion._prepare import Prepared, prepare
+from audit.disclosure import cell_publishable, protect_lines
 from audit.graph import Graph
 from audit.groups import Grouping
 

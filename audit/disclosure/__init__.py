@@ -13,8 +13,16 @@ Every audit family and the report use these functions, and no other code
 decides what may be shown.
 """
 
+from audit.disclosure._lines import (
+    CAPACITY,
+    ROUND_BASE,
+    STAR,
+    Protection,
+    global_keys,
+    protect_lines,
+    round_count,
+)
 from audit.disclosure._lp import MIN_WIDTH, CountSystem, attainable
-from audit.disclosure._lines import CAPACITY, ROUND_BASE, STAR, Protection, global_keys, protect_lines, round_count
 from audit.disclosure._pool import NOT_RECORDED, OTHER, Pooling, check_identifying, pool_rare
 from audit.disclosure._rule import cell_publishable, count_text, is_small, published_count, small_mask
 

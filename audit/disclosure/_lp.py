@@ -96,7 +96,7 @@ def attainable(system: CountSystem, targets: Sequence[np.ndarray], *, binding: b
     if not system.rows:
         out = np.zeros(len(targets)), np.full(len(targets), np.inf)
         return (*out, [(set(), set()) for _ in targets]) if binding else out
-    data, ri, ci = [], [], []
+    ri, ci = [], []
     lows, highs = [], []
     for r, (idx, lo, hi) in enumerate(system.rows):
         ri.append(np.full(len(idx), r))

@@ -12,7 +12,7 @@ from audit.groups import json_float, json_value
 __all__ = ["Finding", "Verdict"]
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """What a report may say about a group and a tier.
 
     ``PUSHED_OUT``: the selection-valid upper bound of its ratio to the truly

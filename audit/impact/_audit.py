@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit.disclosure import round_count
 from audit.groups import Grouping
 from audit.impact._core import QUANTILES, Pairs, SortedScores, distribution_stats
 from audit.impact._curve import ThresholdCurve, threshold_curve
@@ -16,7 +17,6 @@ from audit.impact._disclosure import protect_impact
 from audit.impact._methods import methods_text
 from audit.impact._result import ImpactResult
 from audit.impact._verdicts import Verdicts, decide
-from audit.disclosure import round_count
 from audit.rates import (
     Claims,
     Outcomes,
@@ -269,7 +269,6 @@ def disparate_impact(
     if att.shape != (n, T):
         raise AuditInputError(f"outcomes describe {att.shape[0]} people and {att.shape[1]} tiers, "
                               f"but there are {n} scores and {T} tiers")
-    fav_all = outcomes.favourable
     y = _labels(labels, n)
     groupings = list(groupings)
     for g in groupings:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.groups import Grouping
-
 __all__ = ["Pairs", "SortedScores", "distribution_stats", "QUANTILES"]
 
 # Dense (group x distinct score) tables are used below this many cells;

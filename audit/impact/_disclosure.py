@@ -261,7 +261,7 @@ def protect_impact(families, outcomes, thr: int, labels=None, *, audit_lp: bool 
     masks["audit_rounds"] = rounds
     out = []
     lab = label_masks() if labels is not None else None
-    for i, f in enumerate(families):
+    for i in range(len(families)):
         m = {"n": split(n_hidden)[i], "n_round": split(n_round)[i] & ~split(n_hidden)[i],
              "hits": split(hits_hidden)[i] | split(n_hidden)[i][:, None],
              "hits_round": split(hits_round)[i] & ~split(hits_hidden)[i],

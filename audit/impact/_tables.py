@@ -78,7 +78,6 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
     tiers = outcomes.tiers
     T = len(tiers)
     audited = list(outcomes.audited)
-    col_of = {j: a for a, j in enumerate(audited)}
     tier_names = [t.name for t in tiers]
     status = np.array([outcomes.status(j) for j in range(T)], dtype=object)
     direction = pd.array([outcomes.direction[j] for j in range(T)], dtype="boolean")
@@ -133,7 +132,7 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
             sel = hits / counts[:, None]
         lo, hi = wilson_interval(hits, counts[:, None] + 0 * hits, alpha=alpha)
 
-        def full(a_arr, fill=np.nan, dtype=float):
+        def full(a_arr, fill=np.nan, dtype=float, G=G):
             # (G, A) -> (G, T): audited tiers in their columns, the others filled.
             out = np.full((G, T), fill, dtype=dtype)
             for a, j in enumerate(audited):

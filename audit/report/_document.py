@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from audit.disclosure import cell_publishable, is_small, protect_lines, published_count
 from audit._version import __version__
+from audit.disclosure import cell_publishable, is_small, protect_lines, published_count
 from audit.groups import json_float
 from audit.report._lead import build_summary
 
@@ -302,7 +302,7 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
         "bins": {k: (v if isinstance(v, int) else list(v)) for k, v in st.bins.items()},
         "seed": st.seed,
     }
-    for attr, note in (ctx.bins or {}).items():
+    for note in (ctx.bins or {}).values():
         notes.append(f"Protected attribute {note}")
     card = rule.to_card()
     sizes = _group_sizes(ctx)
