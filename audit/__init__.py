@@ -14,6 +14,7 @@ from audit._run import run
 from audit._version import __version__
 from audit.data import Population, load_population
 from audit.datasets import generate_sesame
+from audit.dynamics import simulate
 from audit.graph import Graph, load_graph, solve_network
 from audit.groups import Grouping, build_groupings
 from audit.report import Report
@@ -22,5 +23,5 @@ from audit.rules import Rule, Tier, list_rules, load_rule
 __all__ = [
     "AuditInputError", "Graph", "Grouping", "Population", "Report", "Rule", "Tier", "__version__",
     "build_groupings", "generate_sesame", "list_rules", "load_graph", "load_population", "load_rule", "run",
-    "solve_network",
+    "simulate", "solve_network",
 ]
