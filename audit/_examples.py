@@ -62,6 +62,19 @@ def run_fico_delayed_impact(out: str | Path = "reports/fico_delayed_impact", *, 
                                        command="python3 dev.py reports  (audit._examples.run_fico_delayed_impact)")
 
 
+def run_dynamics_demo(out: str | Path = "out/dynamics", *, n: int = 20_000, runs: int = 20, seed: int = 0,
+                      periods: int | None = None):
+    """The built-in long-run scenario of ``sesame`` on the generated population (``python3 dev.py simulate``)."""
+    import audit
+    from audit.dynamics import save_report
+
+    people, edges = audit.generate_sesame(n, seed=seed)
+    command = f"python3 dev.py simulate  (audit._examples.run_dynamics_demo, n={n}, runs={runs}, seed={seed})"
+    result = audit.simulate("sesame", people, edges, DEMO_PROTECTED, periods=periods, runs=runs, seed=seed,
+                            command=command)
+    return result, save_report(result, out, command=command)
+
+
 def main() -> None:
     report, paths = run_demo("reports/demo", command="audit demo --out reports/demo")
     for p in paths.values():
@@ -85,4 +98,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["simulate"]:
+        res, written = run_dynamics_demo(*sys.argv[2:3])
+        print(res.to_dict()["summary"]["headline"])
+        for p in written.values():
+            print(f"wrote {p}")
+    else:
+        main()

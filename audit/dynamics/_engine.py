@@ -145,7 +145,7 @@ class _State:
         self.frame = setup.frame.copy() if (setup.renewal or setup.feedback) else setup.frame
         self.values = {c: v.copy() for c, v in setup.base.items()}
         n = setup.n
-        self.lost = np.zeros((n, 3), dtype=np.int64)       # cumulative tie-ends lost: real-name only, margin only, both
+        self.lost = np.zeros((3, n), dtype=np.int64)       # cumulative tie-ends lost: real-name only, margin only, both
         self.formed = np.zeros(n, dtype=np.int64)          # cumulative tie-ends formed
         self.refused = np.zeros(n, dtype=np.int64)         # cumulative attempts refused under the advice
 
@@ -154,26 +154,28 @@ def _unfriend(setup: Setup, st: _State, v: Variant, compliant: np.ndarray, highe
     """Remove the ties the advice drops; book each lost tie-end to its clause(s). Returns ties removed by cause."""
     adj, rows = st.adj, st.rows
     cols = adj.indices
-    real = np.zeros(len(cols), dtype=bool)
+    # Only entries with a compliant end can go: the clauses are evaluated on those alone.
+    cand = np.flatnonzero(compliant[rows] | compliant[cols])
+    r, c = rows[cand], cols[cand]
+    cr, cc = compliant[r], compliant[c]
+    real = np.zeros(len(cand), dtype=bool)
     if v.real_name and setup.real_name is not None:
         nr = setup.real_name
-        real = (compliant[rows] & nr[cols]) | (compliant[cols] & nr[rows])
-    marg = np.zeros(len(cols), dtype=bool)
+        real = (cr & nr[c]) | (cc & nr[r])
+    marg = np.zeros(len(cand), dtype=bool)
     if v.margin and setup.score_margin:
         s = st.final
-        si, sj = s[rows], s[cols]
-        marg = (compliant[rows] & _worse(si, sj, setup.margin, higher)) | \
-               (compliant[cols] & _worse(sj, si, setup.margin, higher))
+        si, sj = s[r], s[c]
+        marg = (cr & _worse(si, sj, setup.margin, higher)) | (cc & _worse(sj, si, setup.margin, higher))
         del si, sj
-    remove = real | marg
-    if not remove.any():
+    hit = real | marg
+    if not hit.any():
         return np.zeros(3, dtype=np.int64)
-    cause = real.astype(np.int8) + 2 * marg.astype(np.int8)      # 1 real only, 2 margin only, 3 both
-    rr = rows[remove]
-    cc = cause[remove].astype(np.int64) - 1
-    st.lost += np.bincount(rr.astype(np.int64) * 3 + cc, minlength=3 * setup.n).reshape(setup.n, 3)
-    removed = np.bincount(cc, minlength=3) // 2
-    keep = ~remove
+    cause = (real[hit].astype(np.int64) + 2 * marg[hit].astype(np.int64)) - 1   # 0 real only, 1 margin only, 2 both
+    st.lost += np.bincount(cause * setup.n + r[hit].astype(np.int64), minlength=3 * setup.n).reshape(3, setup.n)
+    removed = np.bincount(cause, minlength=3) // 2
+    keep = np.ones(len(cols), dtype=bool)
+    keep[cand[hit]] = False
     st.adj = _keep_entries(adj, keep, rows)
     st.rows = rows[keep]
     return removed.astype(np.int64)
@@ -218,14 +220,8 @@ def _form(setup: Setup, st: _State, v: Variant, compliant: np.ndarray, higher: b
     ok = (cand != init) & (room[cand] > 0)
     a, b = np.minimum(init, cand)[ok], np.maximum(init, cand)[ok]
     keys = a * n + b
-    # Existing ties: the upper-triangle keys of a CSR with sorted indices are already sorted.
-    upper = st.adj.indices > st.rows
-    have = st.rows[upper].astype(np.int64) * n + st.adj.indices[upper]
-    if len(have):
-        pos = np.minimum(np.searchsorted(have, keys), len(have) - 1)
-        exists = have[pos] == keys
-    else:
-        exists = np.zeros(len(keys), dtype=bool)
+    # Existing ties, looked up in the CSR (a binary search per candidate within its row).
+    exists = np.asarray(st.adj[a, b]).ravel() != 0 if len(keys) else np.zeros(0, dtype=bool)
     keys, a, b, who = keys[~exists], a[~exists], b[~exists], init[ok][~exists]
     refused = 0
     if advice and setup.compliance > 0:

@@ -38,6 +38,7 @@ class GroupIndex:
     protected: tuple[bool, ...]          # True for a protected grouping (cross-group ties, assortativity)
     offsets: np.ndarray                  # start of each grouping's block in the flat group index
     indicator: sp.csr_array              # (K, n): 1 where person i is in flat group k
+    compact: tuple[np.ndarray, ...] = () # each grouping's codes in the smallest integer type (fast gathers)
 
     @property
     def size(self) -> int:
@@ -74,7 +75,9 @@ def build_index(protected: list[Grouping], extra: list[Grouping]) -> GroupIndex:
         cols.append(ok)
     ind = sp.csr_array((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
                        shape=(int(offsets[-1]), n))
-    return GroupIndex(groupings, tuple([True] * len(protected) + [False] * len(extra)), offsets, ind)
+    compact = tuple(g.codes.astype(np.int8 if g.n_groups < 127 else np.int16 if g.n_groups < 32_000 else np.int32)
+                    for g in groupings)
+    return GroupIndex(groupings, tuple([True] * len(protected) + [False] * len(extra)), offsets, ind, compact)
 
 
 def _score_assortativity(adj: sp.csr_array, deg: np.ndarray, s: np.ndarray) -> float:
@@ -101,26 +104,19 @@ def measure(index: GroupIndex, adj: sp.csr_array, rows: np.ndarray, own: np.ndar
     sizes = np.bincount(labels)
     giant = int(np.argmax(sizes)) if len(sizes) else -1
     outside = labels != giant
-    x = np.empty((n, TIER0 + att.shape[1]))
-    x[:, C["n"]] = 1.0
-    x[:, C["score_sum"]] = final
-    x[:, C["own_score_sum"]] = own
-    x[:, C["degree_sum"]] = deg
-    x[:, C["isolated"]] = deg == 0
-    x[:, C["outside_giant"]] = outside
-    x[:, C["cross_ends"]] = 0.0
-    x[:, C["known_ends"]] = 0.0
-    x[:, C["lost_real_name_only"]:C["lost_both"] + 1] = state.lost
-    x[:, C["formed"]] = state.formed
-    x[:, C["refused"]] = state.refused
-    x[:, TIER0:] = att
-    table = np.asarray(index.indicator @ x)
+    # Group sums column by column (each a sparse mat-vec over contiguous data): no (n, columns) copy.
+    zero = np.zeros(n)
+    columns = [np.ones(n), final, own, deg, (deg == 0).astype(np.float64), outside.astype(np.float64), zero, zero,
+               state.lost[0], state.lost[1], state.lost[2], state.formed, state.refused]
+    columns += [att[:, j] for j in range(att.shape[1])]
+    ind = index.indicator
+    table = np.column_stack([ind @ np.asarray(c, dtype=np.float64) for c in columns])
     cols = adj.indices
     assort = []
     for gi, (g, is_protected) in enumerate(zip(index.groupings, index.protected, strict=True)):
         if not is_protected:
             continue
-        codes = g.codes
+        codes = index.compact[gi]
         off = index.offsets[gi]
         cr, cc = codes[rows], codes[cols]
         if (codes < 0).any():

@@ -282,6 +282,6 @@ class _Zero:
     """Period 0's cumulative tie counts (nothing lost, formed or refused yet)."""
 
     def __init__(self, n: int):
-        self.lost = np.zeros((n, 3))
+        self.lost = np.zeros((3, n))
         self.formed = np.zeros(n)
         self.refused = np.zeros(n)

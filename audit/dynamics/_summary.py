@@ -85,12 +85,12 @@ def summary(res) -> dict:
                 f"{names[top]}'s, {_band(*iso, last, top)}.{note}")})
             continue
         higher = _runs_higher(res, "isolated_share", top, ref)
+        claim = (f"after {last} periods {pct(iso[0][last, top])} of {names[top]} have no friend left "
+                 f"(runs: {pct(iso[1][last, top])}–{pct(iso[2][last, top])}), against {pct(iso[0][last, ref])} of "
+                 f"{names[ref]} (runs: {pct(iso[1][last, ref])}–{pct(iso[2][last, ref])}); the share was higher "
+                 f"for {names[top]} in {higher} of {runs} runs.")
         findings.append({"kind": "isolation", "attribute": attr, "group": names[top], "reference": names[ref],
-                         "runs_higher": higher, "runs": runs, "text": (
-            f"{attr}: after {last} periods {pct(iso[0][last, top])} of {names[top]} have no friend left "
-            f"(runs: {pct(iso[1][last, top])}–{pct(iso[2][last, top])}), against {pct(iso[0][last, ref])} of "
-            f"{names[ref]} (runs: {pct(iso[1][last, ref])}–{pct(iso[2][last, ref])}); the share was higher for "
-            f"{names[top]} in {higher} of {runs} runs.{note}")})
+                         "runs_higher": higher, "runs": runs, "claim": claim, "text": f"{attr}: {claim}{note}"})
     head = headline_group(res)
     if head is not None:
         shares = [pubs[f"lost_tie_share[{c}]"][0][last, head] for c in CAUSES]
@@ -118,7 +118,7 @@ def summary(res) -> dict:
     first = next((f for f in findings if f["kind"] == "isolation" and head is not None
                   and f.get("group") == names[head] and "reference" in f), None)
     if head is not None and iso[0][last, head] > 0:
-        headline = ("In this stated scenario, " + first["text"][0].lower() + first["text"][1:]) if first else (
+        headline = f"In this stated scenario, {first['claim']}" if first else (
             f"In this stated scenario, after {last} periods {pct(iso[0][last, head])} of {names[head]} have no "
             f"friend left (runs: {pct(iso[1][last, head])}–{pct(iso[2][last, head])}).")
     elif head is not None and not withheld_all:
@@ -144,10 +144,13 @@ def _decomposition_text(res, k: int) -> str | None:
               "without_score_margin": "without the score margin", "without_feedback": "without feedback"}
     for var in res.variants[1:]:
         v = res.published(var)["isolated_share"]
-        if not np.isnan(v[0][last, k]):
+        if np.isnan(v[0][last, k]):
+            parts.append(f"{labels.get(var, var)} withheld (a count of 1 to {res.t - 1} in some run, or a "
+                         f"cell hidden with one)")
+        else:
             parts.append(f"{labels.get(var, var)} {pct(v[0][last, k])} (runs: {pct(v[1][last, k])}–"
                          f"{pct(v[2][last, k])})")
-    if not parts or np.isnan(base):
+    if np.isnan(base):
         return None
     return (f"Re-run on the same random draws with one mechanism switched off, {name}'s share without friends "
             f"at period {last} would be: " + "; ".join(parts) + f" (scenario: {pct(base)}).")
