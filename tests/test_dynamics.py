@@ -321,9 +321,13 @@ def test_small_groups_are_not_shown(population):
     people, edges = population
     people = people.copy()
     people["tiny"] = np.where(np.arange(len(people)) < 15, "few", "many")
-    res = simulate("sesame", people, edges, ["tiny"], periods=3, runs=2, progress=False, decompose=False)
+    people["tinier"] = np.select([np.arange(len(people)) < 4, np.arange(len(people)) < 40], ["a", "b"], "c")
+    res = simulate("sesame", people, edges, ["tiny", "tinier"], periods=3, runs=2, progress=False, decompose=False)
     assert "tiny=few" not in set(res.to_frame()["group"])
-    assert [g["shown"] for g in res.to_dict()["groups"] if g["grouping"] == "tiny"] == [False, True]
+    groups = res.to_dict()["groups"]
+    assert [g["shown"] for g in groups if g["grouping"] == "tiny"] == [False, True]
+    # A size of 1-9 is withheld, and so is the next smallest of its line (else: total minus the rest).
+    assert [g["n"] for g in groups if g["grouping"] == "tinier"] == [None, None, len(people) - 40]
 
 
 # ---------------------------------------------------------------------- determinism and outputs

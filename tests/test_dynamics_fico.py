@@ -147,6 +147,16 @@ def test_policy_figures_match_and_are_optimal(result, reference):
         assert best_eo >= profit([rate_for(g, t) for g in pg]) - 1e-9
 
 
+def test_result_outputs(result):
+    frame = result.to_frame()
+    assert list(frame.columns) == ["group", "selection_rate", "expected_score_change"]
+    assert len(frame) == 4 * len(result.rates)
+    json.dumps(result.to_dict(), allow_nan=False)
+    html = result._repr_html_()
+    assert "<svg" in html and "active harm" in html
+    assert set(result.policy_frame()["policy"]) == {"max_profit", "demographic_parity", "equal_opportunity"}
+
+
 def test_reported_rates_and_the_active_harm_finding(result):
     """The policies' selection rates are reported; the finding is the one the figures support."""
     black = "Black"

@@ -139,7 +139,7 @@ def _blocks(dyn: dict, figures: bool) -> dict[str, list]:
     table = []
     for r in final:
         start = first.get(r["group"], {}).get("mean_score")
-        table.append([r["group"], f"{r['n']:,}", _pct(r["isolated_share"]), _pct(r["outside_giant_share"]),
+        table.append([r["group"], "withheld" if r["n"] is None else f"{r['n']:,}", _pct(r["isolated_share"]), _pct(r["outside_giant_share"]),
                       _num(r["mean_degree"], 2), _num(start, 1), _num(r["mean_score"], 1),
                       _pct(r["tier_rates"][tier0]), _pct(r.get("cross_group_tie_share"))])
     out["final"] = [{"type": "table", "caption": f"Each group at period {last} (mean over runs, in brackets the "

@@ -102,6 +102,21 @@ class DynamicsResult:
     def _shown(self, n) -> np.ndarray:
         return np.asarray(n) >= max(self.min_group_size, self.t)
 
+    def sizes(self) -> list[int | None]:
+        """Each group's size as published: None when it is 1 to ``t - 1`` or would give such a size back."""
+        if "sizes" not in self._cache:
+            out: list[int | None] = [g["n"] for g in self.groups]
+            for b in {g["block"] for g in self.groups}:
+                idx = [i for i, g in enumerate(self.groups) if g["block"] == b]
+                n = np.array([self.groups[i]["n"] for i in idx])
+                hidden = (n > 0) & (n < self.t)
+                if hidden.any():
+                    hidden = protect_lines([tuple(self.groups[i]["labels"].values()) for i in idx], n, hidden)
+                    for i, h in zip(idx, hidden, strict=True):
+                        out[i] = None if h else out[i]
+            self._cache["sizes"] = out
+        return list(self._cache["sizes"])
+
     # ------------------------------------------------------------------ per-run values with disclosure
     def metrics(self) -> list[str]:
         out = ["mean_score", "mean_own_score", "mean_degree", "isolated_share", "outside_giant_share",
@@ -261,7 +276,7 @@ class DynamicsResult:
         row = {"period": p, "group": ALL if g is None else g["name"],
                "grouping": None if g is None else g["grouping"],
                "labels": {} if g is None else dict(g["labels"]),
-               "n": self.data["n"] if g is None else g["n"]}
+               "n": self.data["n"] if g is None else self.sizes()[k]}
         row["tier_rates"] = {t: self._fig(f"tier_rate[{t}]", *pubs[f"tier_rate[{t}]"], p, k) for t in self.tiers}
         for m in ("mean_score", "mean_own_score", "mean_degree", "isolated_share", "outside_giant_share"):
             row[m] = self._fig(m, *pubs[m], p, k)
@@ -339,7 +354,8 @@ class DynamicsResult:
                 "settings": copy.deepcopy(self.settings),
                 "tiers": list(self.tiers),
                 "groups": [{"group": g["name"], "grouping": g["grouping"], "labels": dict(g["labels"]),
-                            "n": g["n"], "shown": bool(self._shown(g["n"]))} for g in self.groups],
+                            "n": n, "shown": bool(self._shown(g["n"]))}
+                           for g, n in zip(self.groups, self.sizes(), strict=True)],
                 "summary": summary(self),
                 "methods": methods(self),
                 "periods": self.period_rows(),
