@@ -67,3 +67,20 @@ def test_decomposition_switches_the_clause_off(demo):
     assert a["variants"]["without_real_name_clause"]["mean_degree"]["value"] > \
         a["variants"]["scenario"]["mean_degree"]["value"]
     assert np.isfinite(a["variants"]["scenario"]["mean_score"]["value"])
+
+
+def test_sentences_and_tables_print_the_same_figures(demo):
+    from audit.dynamics import build_document, dynamics_view
+    from audit.dynamics._render import render_markdown
+
+    doc = demo.to_dict()
+    md = render_markdown(dynamics_view(build_document(demo), figures=False))
+    last = {r["group"]: r for r in doc["periods"] if r["period"] == demo.periods}
+    compared = [f for f in doc["summary"]["findings"] if "reference" in f]
+    assert compared
+    for f in compared:
+        for g in (f["group"], f["reference"]):
+            shown = f"{100 * last[g]['isolated_share']['value']:.1f}%"
+            assert f"{shown} of {g}" in f["text"]
+            row = next(line for line in md.splitlines() if line.startswith(f"| {g.replace('_', chr(92) + '_')} | "))
+            assert f"| {shown} (" in row

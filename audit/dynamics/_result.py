@@ -36,7 +36,9 @@ ALL = "all"
 
 
 def _digits(metric: str) -> int:
-    return 1 if metric in ("mean_score", "mean_own_score") else 2 if metric == "mean_degree" else 4
+    # Scores to 0.1 point (no individual's exact score); shares and counts per person to 6 digits, so that a
+    # table's rounding of a published figure agrees with the sentence made from the same mean.
+    return 1 if metric in ("mean_score", "mean_own_score") else 6
 
 
 @dataclass(frozen=True, eq=False)
