@@ -5,6 +5,7 @@
     python3 dev.py test     # create .venv, install (with dev extras), run the whole pytest suite
     python3 dev.py reports  # regenerate every example report under reports/
     python3 dev.py bench    # run the benchmarks under benchmarks/ and print their figures
+    python3 dev.py simulate # the long-run demo: 20,000 people, 60 periods, 20 runs -> out/dynamics/ (a few minutes)
 
 Everything lives in ./.venv; nothing is installed into the system Python.
 """
@@ -69,6 +70,9 @@ def main(argv: list[str]) -> int:
     elif task == "reports":
         ensure_env()
         _run([PY, "-m", "audit._examples"])
+    elif task == "simulate":
+        ensure_env()
+        _run([PY, "-m", "audit._examples", "simulate", *rest])
     elif task == "bench":
         ensure_env()
         for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):

@@ -14,6 +14,7 @@ from audit._run import AuditContext, prepare_audit, run
 from audit._version import __version__
 from audit.data import Population, load_population
 from audit.datasets import generate_sesame
+from audit.dynamics import simulate
 from audit.findings import Finding, Findings, Verdict
 from audit.graph import Graph, load_graph, solve_network
 from audit.groups import Grouping, build_groupings
@@ -24,5 +25,5 @@ from audit.settings import Settings
 __all__ = [
     "AuditContext", "AuditInputError", "Finding", "Findings", "Graph", "Grouping", "Population", "Report", "Rule",
     "Settings", "Tier", "Verdict", "__version__", "build_groupings", "generate_sesame", "list_rules", "load_graph",
-    "load_population", "load_rule", "prepare_audit", "run", "solve_network",
+    "load_population", "load_rule", "prepare_audit", "run", "simulate", "solve_network",
 ]

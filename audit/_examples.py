@@ -48,12 +48,46 @@ def run_compas(out: str | Path = "reports/compas", *, data: str | Path | None = 
     return report, report.save(out)
 
 
+def _fico_data_default() -> Path | None:
+    """The ``../shared/data/fico`` folder next to a development checkout, if there is one."""
+    sibling = Path(__file__).resolve().parents[2] / "shared" / "data" / "fico"
+    return sibling if sibling.is_dir() else None
+
+
+def run_fico_delayed_impact(out: str | Path = "reports/fico_delayed_impact", *, data: str | Path | None = None):
+    """Liu et al. (2018)'s outcome curves and lending policies on the FICO aggregates (audit.dynamics)."""
+    from audit.dynamics import write_delayed_impact_report
+
+    return write_delayed_impact_report(out, data=data if data is not None else _fico_data_default(),
+                                       command="python3 dev.py reports  (audit._examples.run_fico_delayed_impact)")
+
+
+def run_dynamics_demo(out: str | Path = "out/dynamics", *, n: int = 20_000, runs: int = 20, seed: int = 0,
+                      periods: int | None = None):
+    """The built-in long-run scenario of ``sesame`` on the generated population (``python3 dev.py simulate``)."""
+    import audit
+    from audit.dynamics import save_report
+
+    people, edges = audit.generate_sesame(n, seed=seed)
+    command = f"python3 dev.py simulate  (audit._examples.run_dynamics_demo, n={n}, runs={runs}, seed={seed})"
+    result = audit.simulate("sesame", people, edges, DEMO_PROTECTED, periods=periods, runs=runs, seed=seed,
+                            command=command)
+    return result, save_report(result, out, command=command)
+
+
 def main() -> None:
     report, paths = run_demo("reports/demo", command="audit demo --out reports/demo")
     for p in paths.values():
         print(f"wrote {p}")
     from audit._errors import AuditInputError
 
+    try:
+        paths = run_fico_delayed_impact("reports/fico_delayed_impact")
+    except AuditInputError as exc:  # the FICO files are fetched, not shipped; say how to get them
+        print(f"skipped reports/fico_delayed_impact: {exc}")
+    else:
+        for p in paths.values():
+            print(f"wrote {p}")
     try:
         report, paths = run_compas("reports/compas")
     except AuditInputError as exc:  # the COMPAS file is not redistributed; say how to get it
@@ -64,4 +98,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["simulate"]:
+        res, written = run_dynamics_demo(*sys.argv[2:3])
+        print(res.to_dict()["summary"]["headline"])
+        for p in written.values():
+            print(f"wrote {p}")
+    else:
+        main()

