@@ -13,10 +13,11 @@ from scipy.stats.contingency import association as scipy_association
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 
 import audit
+from audit import equalise
+from audit.equalise import equalise_codes, equalise_numeric, equalise_series
 from audit.proxy import (
     _analyses,
     _association,
-    _equalise,
     _result,
     gap_decomposition,
     influence,
@@ -33,7 +34,6 @@ from audit.proxy._association import (
     normalized_mutual_info,
     quantile_bins,
 )
-from audit.proxy._equalise import equalise_codes, equalise_numeric, equalise_series
 from audit.rules import Rule
 from audit.rules._spec import parse_spec
 
@@ -762,7 +762,7 @@ def test_intersection_gap_share_equalises_the_intersection():
     x = people[col].to_numpy(dtype=float)
     if p["kind"] == "term":
         x = 10 * x if col in ("a", "b") else (15 * x if col == "c" else 5 * x)
-    order = _equalise.ascending_order(x, rng_for(0, "equalise", p["kind"], p["feature"]))
+    order = equalise.ascending_order(x, rng_for(0, "equalise", p["kind"], p["feature"]))
     new = equalise_numeric(x, g.codes, ref, g.n_groups, order=order)
     if p["kind"] == "term":
         scores = rule.own_scores(people) - x + new
@@ -797,7 +797,7 @@ def test_redundant_encoding_score_vs_inputs():
 def test_doctests_pass():
     import audit.proxy as proxy_pkg
 
-    for mod in (proxy_pkg, _association, _equalise, _analyses, _result):
+    for mod in (proxy_pkg, _association, equalise, _analyses, _result):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
 
@@ -827,7 +827,7 @@ def test_fast_paths_match_reference_implementations():
     assert cv_auc(x, g, 3, splits, categorical=False) == pytest.approx(np.mean(ref), abs=1e-9)
     # ascending order: values ascending, ties in (seeded) random order, missing last
     xs = np.r_[np.round(rng.normal(size=1000), 1), np.nan]
-    o = _equalise.ascending_order(xs, np.random.default_rng(0))
+    o = equalise.ascending_order(xs, np.random.default_rng(0))
     assert np.all(np.diff(xs[o][:-1]) >= 0) and np.isnan(xs[o][-1])
     assert sorted(o.tolist()) == list(range(len(xs)))
 

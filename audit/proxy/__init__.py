@@ -269,7 +269,7 @@ def neutralisation(
     * ``"equalised"``, for each protected attribute: the input's distribution
       within every group is mapped onto the reference group's (numeric: quantile
       mapping with ties broken at random; categorical: the fewest reassignments,
-      chosen at random — see :mod:`audit.proxy._equalise`; seeded).  Impact
+      chosen at random — see :mod:`audit.equalise`; seeded).  Impact
       ratios are recomputed for that attribute's groups.
 
     Scores are re-computed in full, including the network term when the rule

@@ -10,6 +10,7 @@ import pandas as pd
 
 from audit._errors import AuditInputError
 from audit.disclosure import cell_publishable, is_small, protect_lines
+from audit.equalise import ascending_order, category_codes, equalise_numeric, equalise_series
 from audit.proxy._association import (
     NMI_BINS,
     auc_from_scores,
@@ -26,13 +27,11 @@ from audit.proxy._common import (
     ImpactState,
     Input,
     Prepared,
-    category_codes,
     fnum,
     neutral_value,
     neutralised_series,
     rng_for,
 )
-from audit.proxy._equalise import ascending_order, equalise_numeric, equalise_series
 
 #: Decimals of published contributions, group means and gaps (score points).
 POINT_DIGITS = 2

@@ -25,7 +25,8 @@ import pandas as pd
 
 from audit._errors import AuditInputError
 from audit.disclosure import cell_publishable, is_small
-from audit.groups import Grouping, bin_protected, build_groupings, json_float, json_value
+from audit.equalise import is_categorical
+from audit.groups import Grouping, bin_protected, build_groupings, json_float
 from audit.rates import reference_codes
 
 __all__ = ["Impact", "ImpactState", "Input", "Prepared", "prepare", "rng_for", "fnum", "impact_functions"]
@@ -151,27 +152,6 @@ class Input:
     columns: tuple[str, ...]  # columns read: (name,) for a column, the expression's columns for a term
     terms: tuple[int, ...] = ()  # term indices: (k,) for a term, the terms reading the column (points)
     read: bool = True         # False for a column the rule does not read (neutralisation only)
-
-
-def is_categorical(series: pd.Series) -> bool:
-    """Bool, string, category and object columns are categorical; other numeric columns are numeric."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return True
-    return not pd.api.types.is_numeric_dtype(series.dtype)
-
-
-def category_codes(series: pd.Series) -> tuple[np.ndarray, list]:
-    """Integer codes 0..C-1 (sorted categories; a missing value is its own last category) and the categories."""
-    try:
-        codes, uniques = pd.factorize(series, sort=True)
-    except TypeError:  # mixed types cannot be sorted: keep order of appearance (still deterministic)
-        codes, uniques = pd.factorize(series, sort=False)
-    codes = np.asarray(codes, dtype=np.int64)
-    cats = [json_value(v) for v in uniques]
-    if (codes < 0).any():
-        codes = np.where(codes < 0, len(cats), codes)
-        cats.append(None)
-    return codes, cats
 
 
 # ---------------------------------------------------------------------------- preparation

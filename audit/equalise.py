@@ -1,4 +1,5 @@
-"""Equalising an input's distribution across groups (counterfactual (ii) of the neutralisation).
+"""Equalising a variable's distribution across groups: the counterfactual "as if every group had the reference
+group's distribution of this input", used by the proxy family's neutralisation and the mechanism attribution.
 
 Every non-reference group's values are mapped onto the reference group's
 distribution, within the group:
@@ -25,9 +26,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.proxy._common import category_codes, is_categorical
+from audit.groups import json_value
 
-__all__ = ["ascending_order", "equalise_numeric", "equalise_codes", "equalise_series"]
+__all__ = ["ascending_order", "category_codes", "equalise_codes", "equalise_numeric", "equalise_series",
+           "is_categorical"]
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Bool, string, category and object columns are categorical; other numeric columns are numeric."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return True
+    return not pd.api.types.is_numeric_dtype(series.dtype)
+
+
+def category_codes(series: pd.Series) -> tuple[np.ndarray, list]:
+    """Integer codes 0..C-1 (sorted categories; a missing value is its own last category) and the categories."""
+    try:
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:  # mixed types cannot be sorted: keep order of appearance (still deterministic)
+        codes, uniques = pd.factorize(series, sort=False)
+    codes = np.asarray(codes, dtype=np.int64)
+    cats = [json_value(v) for v in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(cats), codes)
+        cats.append(None)
+    return codes, cats
 
 
 def _rows_by_group(codes: np.ndarray, n_groups: int, mask: np.ndarray) -> list[np.ndarray]:
