@@ -364,6 +364,11 @@ class Rule:
         """
         return self.kind == "points" and self.lookup is None
 
+    @property
+    def term_columns(self) -> tuple[frozenset[str], ...]:
+        """Per term (points tables), the columns its expression reads."""
+        return tuple(frozenset(e.columns) for e in self._compiled)
+
     # ------------------------------------------------------------------ scoring
     def check_columns(self, people: pd.DataFrame, *, source: str = "data") -> None:
         """Raise a one-line error naming the first column this rule needs that ``people`` lacks."""
