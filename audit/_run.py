@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,9 @@ class AuditContext:
         Per binned protected attribute, a sentence naming its bins.
     pooling : Pooling
         Rare categories pooled or withheld from every table (:func:`audit.disclosure.pool_rare`).
+    design_effect : ndarray or None
+        Per tier, the variance inflation of group rates when the friends term couples outcomes
+        (:func:`audit.mechanisms.design_effects`); None without a network term and a graph.
     protected_read_by_rule : tuple of str
     command, synthetic : str or None
     """
@@ -64,6 +67,7 @@ class AuditContext:
     settings: Settings
     bins: Mapping[str, str] = field(default_factory=dict)
     pooling: Pooling | None = None
+    design_effect: np.ndarray | None = None
     protected_read_by_rule: tuple[str, ...] = ()
     command: str | None = None
     synthetic: str | None = None
@@ -283,6 +287,10 @@ def prepare_audit(
         groupings=groupings, scores=scores, outcomes=outcomes, settings=settings, bins=bin_notes, pooling=pooling,
         protected_read_by_rule=overlap, command=command, synthetic=synthetic or pop.synthetic,
     )
+    if rule.network is not None and g is not None:
+        from audit.mechanisms import design_effects
+
+        ctx = replace(ctx, design_effect=design_effects(ctx, seed=settings.seed))
     return ctx
 
 
@@ -375,16 +383,20 @@ def run(
     runnable = [n for n in ctx.settings.families if not (FAMILY_REGISTRY[n].needs_graph and ctx.graph is None)]
     for name in track(runnable, total=len(runnable), description="auditing"):
         results[name] = FAMILY_REGISTRY[name].hook()(ctx, **dict(options.get(name, {})))
-    findings = annotate_findings(results)
+    findings = annotate_findings(results, ctx)
     return build_report(ctx, results, findings)
 
 
-def annotate_findings(results: Mapping[str, Any]) -> Findings:
-    """The impact family's findings, with the mechanism each other family can tell."""
+def annotate_findings(results: Mapping[str, Any], ctx: AuditContext | None = None) -> Findings:
+    """The impact family's findings, each with its attribution and the mechanism derived from it.
+
+    The attribution (audit.mechanisms) needs the audit context; without it the findings come back as the
+    impact family made them.
+    """
     impact = results.get("impact")
     findings = impact.findings if impact is not None else Findings(())
-    for name in ("proxy", "contagion"):
-        res = results.get(name)
-        if res is not None and hasattr(res, "annotate_findings"):
-            findings = res.annotate_findings(findings)
-    return findings
+    if ctx is None or not len(findings):
+        return findings
+    from audit.mechanisms import attribute_findings
+
+    return attribute_findings(ctx, findings)

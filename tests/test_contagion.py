@@ -774,7 +774,6 @@ def test_audit_run_puts_contagion_in_the_report():
         r = amp.get((tuple(e["attributes"]), tuple(e["group"].values()), e["tier"]))
         if r and isinstance(e.get("impact_ratio"), float) and r["impact_ratio"] is not None:
             assert r["impact_ratio"] == pytest.approx(e["impact_ratio"], abs=1e-4)
-            assert e["impact_ratio_without_network"] == r["impact_ratio_without_network"]
             checked += 1
     assert checked
 

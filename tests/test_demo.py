@@ -81,13 +81,15 @@ def test_demo_pushes_someone_out_and_the_numbers_recompute(demo):
         # The most favoured group: the highest rate among groups of at least 30 people.
         eligible = table[table["count"] >= 30]
         assert (eligible["sum"] / eligible["count"]).max() == pytest.approx(x0 / n0, abs=1e-12)
-        lo, hi = confint_proportions_2indep(x1, n1, x0, n0, compare="ratio", method="score")
+        d = (doc["impact"]["settings"]["design_effect"] or {}).get(entry["tier"], 1.0)
+        lo, hi = confint_proportions_2indep(x1 / d, n1 / d, x0 / d, n0 / d, compare="ratio", method="score")
         assert entry["ci_low"] == pytest.approx(lo, abs=1e-6) and entry["ci_high"] == pytest.approx(hi, abs=1e-6)
         # The verdict's p-value: K times the smallest one-sided score-test p-value of "ratio >= 0.8" over the
         # K other eligible groups (statsmodels, comparator by comparator).
         others = eligible.drop(index=key)
-        ps = [sm_ratio_test(x1, n1, int(r["sum"]), int(r["count"]), value=0.8, compare="ratio",
-                                      method="score", alternative="smaller").pvalue for _, r in others.iterrows()]
+        # With the friends term, tests use effective counts: counts over the tier's design effect.
+        ps = [sm_ratio_test(x1 / d, n1 / d, int(r["sum"]) / d, int(r["count"]) / d, value=0.8, compare="ratio",
+                            method="score", alternative="smaller").pvalue for _, r in others.iterrows()]
         assert entry["p_value"] == pytest.approx(min(1.0, len(others) * min(ps)), rel=1e-5, abs=1e-300)  # 6 digits
         assert entry["impact_ratio"] < 0.8 and entry["q_value"] < 0.05 and entry["ratio_upper_bound"] < 0.8
         checked += 1

@@ -84,6 +84,12 @@ class Finding:
     rounded : bool
         Some count behind the figures is published rounded to the nearest ten (disclosure control),
         and every figure is computed from the published counts.
+    attribution : tuple of AttributionPart
+        The gap split among the rule's parts (:mod:`audit.mechanisms`), largest share first; ``mechanism``
+        is derived from it.
+    gap, gap_points : float
+        The whole gap the attribution splits: log of the ratio (half a person added to each count), and
+        the difference of rates in points.
     """
 
     attributes: tuple[str, ...]
@@ -117,6 +123,10 @@ class Finding:
     n_published: bool = True
     comparator_is_best: bool = True
     rounded: bool = False
+    attribution: tuple = ()
+    attribution_method: str | None = None
+    gap: float | None = None
+    gap_points: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "group", _group(self.group))
@@ -201,6 +211,10 @@ class Finding:
             "parent": None if self.parent is None else {
                 "attributes": list(self.parent[0]), "group": dict(self.parent[1])},
             "mechanism": self.mechanism,
+            "attribution": [p.to_dict() for p in self.attribution] if pub else [],
+            "attribution_method": self.attribution_method if pub else None,
+            "gap": f(self.gap, 4) if self.gap is not None else None,
+            "gap_points": f(self.gap_points, 4) if self.gap_points is not None else None,
             "top_proxies": [dict(t) for t in self.top_proxies],
             "impact_ratio_without_network": (None if self.impact_ratio_without_network is None
                                              else f(self.impact_ratio_without_network, 4)),

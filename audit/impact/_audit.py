@@ -68,6 +68,7 @@ class _Family:
     curve: ThresholdCurve | None
     errors: dict | None
     calibration: dict | None
+    deff: np.ndarray | None = None  # per tier: design effect of rates (1 without dependence)
     mask: dict | None = None    # the disclosure decision (audit.impact._disclosure)
     pub_counts: np.ndarray | None = None
     pub_hits: np.ndarray | None = None
@@ -156,16 +157,24 @@ def _label_metrics(gr: Grouping, ss: SortedScores, att: np.ndarray, labels: np.n
     return errors, calibration
 
 
-def _versus_reference(counts: np.ndarray, fav: np.ndarray, ref: int, settings: Settings) -> dict:
+def _versus_reference(counts: np.ndarray, fav: np.ndarray, ref: int, settings: Settings,
+                      deff: np.ndarray | None = None) -> dict:
     """Ratio to the reference group, its interval and a two-sided test of equal rates (descriptive)."""
     G, A = fav.shape
     shape = (G, A)
+    if deff is not None and np.any(deff > 1):
+        # Effective counts (rounded for the exact test): a dependent sample read as a smaller independent one.
+        scale = np.asarray(deff, dtype=float)[None, :]
+        fav = np.rint(fav / scale).astype(np.int64)
+        counts_2d = np.rint(counts[:, None] / scale).astype(np.int64)
+    else:
+        counts_2d = np.broadcast_to(counts[:, None], shape)
     if ref < 0 or A == 0:
         nan = np.full(shape, np.nan)
         return {"ratio": nan, "lo": nan, "hi": nan, "p": nan, "test": np.full(shape, "", dtype=object)}
     x2 = np.broadcast_to(fav[ref][None, :], shape)
-    n2 = np.broadcast_to(counts[ref], shape)
-    n1 = np.broadcast_to(counts[:, None], shape)
+    n2 = np.broadcast_to(counts_2d[ref][None, :], shape)
+    n1 = counts_2d
     ratio, lo, hi = (a.reshape(shape) for a in ratio_score_interval(fav, n1, x2, n2, alpha=settings.alpha))
     p, test = (a.reshape(shape) for a in compare_proportions(fav, n1, x2, n2))
     self_ = np.arange(G) == ref
@@ -195,6 +204,7 @@ def disparate_impact(
     power: float | None = None,
     curve: bool = True,
     favourable: Sequence[bool | None] | None = None,
+    design_effect: Sequence[float] | None = None,
 ) -> ImpactResult:
     """Disparate impact of a scoring rule: rates, ratios, verdicts and score distributions by group.
 
@@ -227,6 +237,10 @@ def disparate_impact(
         Compute the impact ratio at every distinct threshold.
     favourable : sequence of (bool or None), optional
         Override each tier's favourable side (None: not audited).
+    design_effect : sequence of float, optional
+        Per tier, the variance inflation of group rates when outcomes are dependent (a friends term couples
+        friends' scores; see :func:`audit.mechanisms.design_effects`): every interval and test then uses
+        effective counts, the counts divided by it.
 
     Returns
     -------
@@ -299,6 +313,7 @@ def disparate_impact(
     # the published counts (rounded cells as rounded), so no figure gives back a hidden count.
     masks = protect_impact(families, outcomes, settings.disclosure_threshold, y)
     audited = list(outcomes.audited)
+    deff = np.ones(T) if design_effect is None else np.maximum(np.asarray(design_effect, dtype=float), 1.0)
     direction = np.array([bool(outcomes.direction[j]) for j in audited], dtype=bool)
     for fam, mask in zip(families, masks["families"], strict=True):
         fam.mask = mask
@@ -311,8 +326,9 @@ def disparate_impact(
         comparable = ~mask["hits"][:, audited]
         fam.claims = assess_claims(fam.pub_counts, fam.fav, eligible, threshold=settings.threshold,
                                    alpha=settings.alpha, min_group_size=settings.min_group_size,
-                                   comparable=comparable)
-        fam.versus_ref = _versus_reference(fam.pub_counts, fam.fav, fam.ref, settings)
+                                   comparable=comparable, design_effect=deff[audited])
+        fam.versus_ref = _versus_reference(fam.pub_counts, fam.fav, fam.ref, settings, deff[audited])
+        fam.deff = deff
 
     verdicts: Verdicts = decide(families, outcomes, settings)
     methods = methods_text(settings, n_candidates=verdicts.n_candidates, n_reference=verdicts.n_reference,

@@ -15,4 +15,5 @@ def audit_family(ctx: Any, *, curve: bool = True) -> ImpactResult:
     return disparate_impact(
         ctx.scores.final, ctx.groupings, ctx.rule.tiers, outcomes=ctx.outcomes, labels=ctx.labels,
         higher_is_better=ctx.rule.higher_is_better, settings=ctx.settings, curve=curve,
+        design_effect=ctx.design_effect,
     )

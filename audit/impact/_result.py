@@ -23,6 +23,11 @@ __all__ = ["ImpactResult"]
 _PLOT_DIGITS = 4
 
 
+def _deff(families):
+    d = families[0].deff if families else None
+    return None if d is None or np.all(np.asarray(d) == 1.0) else np.asarray(d, dtype=float)
+
+
 def _f(x) -> float | None:
     """A JSON-ready float: None for NaN, infinity or NA."""
     return json_float(x)
@@ -111,6 +116,7 @@ class ImpactResult:
     n_candidates: int
     n_reference: int
     _groupings: tuple = ()
+    design_effect: np.ndarray | None = None
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -126,6 +132,7 @@ class ImpactResult:
             higher_is_better=bool(higher_is_better), settings=settings, methods=methods, n_people=int(n_people),
             n_missing_score=int(n_missing_score), n_candidates=verdicts.n_candidates,
             n_reference=verdicts.n_reference, _groupings=tuple(tables.infos),
+            design_effect=_deff(families),
         )
 
     # ------------------------------------------------------------------ convenience
@@ -189,6 +196,7 @@ class ImpactResult:
                 "min_group_size": st.min_group_size, "disclosure_threshold": thr, "alpha": st.alpha,
                 "confidence_level": 1 - st.alpha, "higher_is_better": self.higher_is_better,
                 "threshold": st.threshold, "power": st.power,
+                "design_effect": self._design_effect(),
             },
             "population": {"rows": count(self.n_people), "scored": count(scored),
                            "missing_score": count(self.n_missing_score),
@@ -258,6 +266,12 @@ class ImpactResult:
             out["curve"] = _curve_json(info.get("curve"), labels)
             doc["groupings"].append(out)
         return doc
+
+    def _design_effect(self) -> dict | None:
+        """Per tier, the variance inflation the friends term causes (None without dependence)."""
+        if self.design_effect is None:
+            return None
+        return {t.name: round(float(d), 3) for t, d in zip(self.tiers, self.design_effect, strict=True)}
 
     def _label(self, key: str, code: int) -> dict:
         for info in self._groupings:

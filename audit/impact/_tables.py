@@ -130,7 +130,8 @@ def build_tables(*, families, verdicts: Verdicts, outcomes: Outcomes, settings: 
         cell_ok = ~mask["hits"]
         with np.errstate(invalid="ignore", divide="ignore"):
             sel = hits / counts[:, None]
-        lo, hi = wilson_interval(hits, counts[:, None] + 0 * hits, alpha=alpha)
+        deff = fam.deff if fam.deff is not None else np.ones(T)
+        lo, hi = wilson_interval(hits / deff[None, :], (counts[:, None] + 0 * hits) / deff[None, :], alpha=alpha)
 
         def full(a_arr, fill=np.nan, dtype=float, G=G):
             # (G, A) -> (G, T): audited tiers in their columns, the others filled.

@@ -69,7 +69,7 @@ class Claims:
 
 
 def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: float = 0.05,
-                  min_group_size: int = 30, comparable=None) -> Claims:
+                  min_group_size: int = 30, comparable=None, design_effect=None) -> Claims:
     """Selection-valid evidence of every group being below the best group and below ``threshold`` times it.
 
     Parameters
@@ -90,6 +90,9 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
         report compares only with groups whose counts it may publish; K still
         counts every eligible group, so the test stays valid whichever group is
         truly best (a union over a subset of the comparators at level alpha / K).
+    design_effect : array_like of float, shape (A,), optional
+        Variance inflation of each tier's rates (dependent outcomes, e.g. through a friends term): tests
+        and intervals use effective counts, the counts divided by it (Kish).  Default 1.
 
     Examples
     --------
@@ -104,6 +107,10 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
     fav = fav.reshape((len(n), fav.shape[-1] if fav.ndim == 2 else (fav.size // max(len(n), 1))))
     el = np.asarray(eligible, dtype=bool) & (n > 0)
     G, A = fav.shape
+    deff = np.ones(A) if design_effect is None else np.maximum(np.asarray(design_effect, dtype=float), 1.0)
+    # Effective counts per (group, tier): the statistics below see a dependent sample as a smaller independent one.
+    n_eff = n[:, None] / deff[None, :]
+    f_eff = fav / deff[None, :]
     comp = np.broadcast_to(el[:, None], (G, A)) if comparable is None else (
         np.asarray(comparable, dtype=bool).reshape((G, A)) & el[:, None])
     # The most favoured group for the descriptive ratio: the best comparable group.
@@ -121,7 +128,7 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
         b = mf[a]
         if b < 0:
             continue
-        r, lo, hi = ratio_score_interval(fav[:, a], n, fav[b, a], n[b], alpha=alpha)
+        r, lo, hi = ratio_score_interval(f_eff[:, a], n_eff[:, a], f_eff[b, a], n_eff[b, a], alpha=alpha)
         ratio[:, a], ci_low[:, a], ci_high[:, a] = r, lo, hi
         ci_low[b, a] = ci_high[b, a] = np.nan  # a group against itself
     upper = np.full((G, A), np.nan)
@@ -135,9 +142,8 @@ def assess_claims(n, favourable, eligible, *, threshold: float = 0.8, alpha: flo
         gi, ji = np.meshgrid(E, E, indexing="ij")
         off = gi != ji
         gi, ji = gi[off], ji[off]
-        x1, x2 = fav[gi], fav[ji]                      # (P, A)
-        n1 = np.broadcast_to(n[gi][:, None], x1.shape)
-        n2 = np.broadcast_to(n[ji][:, None], x1.shape)
+        x1, x2 = f_eff[gi], f_eff[ji]                  # (P, A)
+        n1, n2 = n_eff[gi], n_eff[ji]
         level = alpha / np.broadcast_to(K[gi][:, None], x1.shape)
         pt = ratio_score_test(x1, n1, x2, n2, value=threshold).reshape(x1.shape)
         pp = ratio_score_test(x1, n1, x2, n2, value=1.0).reshape(x1.shape)

@@ -34,63 +34,48 @@ RAN = ("ok", "ran", "partial")  # statuses of a family that produced results
 PER_TIER = 2  # most excluded groups named per tier
 
 
-#: How the mechanism codes of the audit families read in a sentence.
-MECHANISMS = {
-    "direct": "the rule's own terms",
-    "direct term": "the rule's own terms",
-    "indirect": "the rule's terms, through several inputs correlated with the attribute (no single dominant proxy),",
-    "protected": "the rule reading the protected attribute itself",
-    "observed": "not determined: only the score's outputs were audited, its inputs are unknown",
-    "proxy": "proxy inputs that track the protected attribute",
-    "network": "the friends term (network)",
-    "contagion": "the friends term (network)",
-}
-
-
 def _and(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def mechanism_text(entry: Mapping) -> str:
-    """``the rule's own terms and the friends term (network); inputs that ...: a, b`` for sentences."""
-    mech = entry.get("mechanism")
-    parts = [str(m) for m in mech if m] if isinstance(mech, (list, tuple)) else (
-        [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
-    names = []
-    widen = True
-    mean_only = False
-    for t in (entry.get("top_proxies") or [])[:3]:
-        if isinstance(t, Mapping):
-            name = t.get("feature") or t.get("term") or t.get("name")
-            # gap_share is tier-specific; mean_gap_share only says the input widens the mean score gap.
-            if t.get("gap_share") is None:
-                mean_only = mean_only or t.get("mean_gap_share") is not None
-                widen = False
-        else:
-            name, widen = t, False
-        if name:
-            names.append(str(name))
-    phrases = [MECHANISMS.get(m, m) for m in parts]
-    if names and "proxy" in parts:
-        i = parts.index("proxy")
-        phrases[i] += " (strongest: " + ", ".join(names) + ")"
-    text = (_and(phrases) if phrases else "not determined").rstrip(",")
-    if names and "proxy" not in parts:
-        what = ("inputs that track the attribute and widen this tier's gap" if widen else
-                "inputs that track the attribute and widen the mean score gap" if mean_only else
-                "inputs that track the attribute")
-        text += f"; {what}: " + ", ".join(names)
-    return text
+def _part_phrase(part: Mapping) -> str:
+    name, kind = str(part.get("part")), part.get("kind")
+    if name == "network: averaging":
+        return "the friends term's pull toward everyone's average (averaging)"
+    if name == "network: friends":
+        return "the friends term's pull toward their own friends (who their friends are)"
+    if kind == "protected":
+        return f"the rule reading the protected attribute ({name})"
+    return f"'{name}'"
+
+
+def mechanism_text(entry: Mapping, bar: float = 0.2) -> str:
+    """The mechanism in words, with the attribution's numbers: each named part's share of the gap and interval."""
+    parts = [p for p in (entry.get("attribution") or []) if isinstance(p, Mapping)]
+    mech = entry.get("mechanism") or "not determined"
+    if not parts:
+        return str(mech)
+    named = [p for p in parts if p.get("kind") != "residual" and is_num((p.get("share_ci") or [None])[0])
+             and p["share_ci"][0] >= bar]
+    if not named:
+        top = next((p for p in parts if p.get("kind") != "residual"), None)
+        if top is None:
+            return "diffuse"
+        lo, hi = top.get("share_ci") or [None, None]
+        return (f"diffuse: no single part of the rule is shown to carry a fifth of the gap (largest: "
+                f"{_part_phrase(top)}, {fmt_pct(top.get('share'), 0)} of it, interval {fmt_pct(lo, 0)} to "
+                f"{fmt_pct(hi, 0)})")
+    bits = []
+    for p in named:
+        lo, hi = p.get("share_ci") or [None, None]
+        bits.append(f"{_part_phrase(p)} carries {fmt_pct(p.get('share'), 0)} of the gap "
+                    f"(interval {fmt_pct(lo, 0)} to {fmt_pct(hi, 0)})")
+    return "; ".join(bits)
 
 
 def mechanism_short(entry: Mapping) -> str:
-    """``direct + network; inputs: income_band, diapers`` for tables."""
-    mech = entry.get("mechanism")
-    parts = [str(m) for m in mech if m] if isinstance(mech, (list, tuple)) else (
-        [m.strip() for m in str(mech).split("+") if m.strip()] if mech else [])
-    text = " + ".join(parts) or "not determined"
-    names = [str(t.get("feature") if isinstance(t, Mapping) else t) for t in (entry.get("top_proxies") or [])[:3]]
-    return text + ("; inputs: " + ", ".join(n for n in names if n) if any(names) else "")
+    """The mechanism label for tables (derived from the attribution)."""
+    return str(entry.get("mechanism") or "not determined")
 
 
 def _ref_phrase(entry: Mapping, nameable: Callable[[Mapping], bool]) -> str:
@@ -205,6 +190,7 @@ def build_summary(
             "ratio_upper_bound": e.get("ratio_upper_bound"),
             "q_value": e.get("q_value"),
             "mechanism": mechanism_text(e),
+            "attribution": list(e.get("attribution") or []),
         })
 
     groups = {(tuple(e.get("attributes") or []), tuple(sorted((e.get("group") or {}).items(), key=str)))
