@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._limits import check_groupings
 from audit._progress import track
 from audit.data import Population, load_population
 from audit.graph import Graph, load_graph
@@ -171,6 +172,7 @@ def run(
         raise AuditInputError("disclosure threshold must be at least 1 and at most the minimum group size")
     scores = rule.scores(frame, g)
     groupings = build_groupings(frame, protected, max_order=intersections)
+    check_groupings(groupings, source=pop.source)
     ctx = AuditContext(
         rule=rule, population=pop, graph=g, protected=protected, label=label, labels=labels,
         groupings=groupings, scores=scores, attainment=rule.attainment(scores.final), seed=int(seed),

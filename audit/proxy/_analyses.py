@@ -409,6 +409,10 @@ def _shapley(prep: Prepared, g, ref: int, todo: list[int], columns: list[Input],
     """
     p = len(columns)
     units = max(2, int(units))
+    if p == 0:
+        # The rule reads no column (e.g. a lookup over constant terms): there is nothing to share the gap
+        # between, and every pair of people has the same score, so nothing to sample either.
+        return {code: {"phi": np.zeros(0), "se": np.zeros(0), "total_se": 0.0, "units": 0} for code in todo}
     rows = _group_rows(g.codes, g.n_groups)
     rng = rng_for(prep.seed, "shapley", g.key)
     plan = []
