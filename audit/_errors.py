@@ -24,6 +24,22 @@ def _plain(match: re.Match) -> str:
     return next(g for g in match.groups() if g is not None)
 
 
+# Control characters other than line breaks and tabs (which are folded into spaces): a file or column
+# name holding ESC could recolour or rewrite the user's terminal, and \x1f would vanish from the line.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control characters written as ``\xNN`` escapes (line breaks and tabs kept).
+
+    Examples
+    --------
+    >>> printable("a\x1b[31mb")
+    'a\\x1b[31mb'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 class AuditInputError(ValueError):
     """Bad input: a file, column, term or option the toolkit cannot use.
 
@@ -34,7 +50,7 @@ class AuditInputError(ValueError):
     def __init__(self, message: str) -> None:
         # Keep the contract even when a caller interpolates multi-line text
         # (a pandas error, a YAML snippet): fold it onto one line.
-        super().__init__(_NUMPY_REPR.sub(_plain, " ".join(str(message).split())))
+        super().__init__(_NUMPY_REPR.sub(_plain, " ".join(printable(str(message)).split())))
 
 
 def show_value(value: object) -> str:

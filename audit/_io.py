@@ -377,22 +377,20 @@ def _write_in_place(out: Path, data: Mapping[str, bytes], manifest: bytes) -> No
     staged: dict[str, Path] = {}
     target = out
     try:
-        for name, content in data.items():
+        # Everything, the new manifest included, is written and flushed under temporary names first,
+        # so the time without a manifest is only that of a few renames.
+        for name, content in [*data.items(), (MANIFEST, manifest)]:
             target = out / name
             staged[name] = out / _temp_name(name)
             _write_file(staged[name], content)
         target = out / MANIFEST
-        _unlink(target)  # from here until the new manifest is written, the folder says "incomplete"
-        _fsync_dir(out)
+        _unlink(target)  # from here until the new manifest is renamed in, the folder says "incomplete"
         for name, tmp in staged.items():
-            target = out / name
-            os.replace(tmp, target)
-        _fsync_dir(out)
+            if name != MANIFEST:
+                target = out / name
+                os.replace(tmp, target)
         target = out / MANIFEST
-        tmp = out / _temp_name(MANIFEST)
-        staged[MANIFEST] = tmp
-        _write_file(tmp, manifest)
-        os.replace(tmp, target)
+        os.replace(staged[MANIFEST], target)
         _fsync_dir(out)
     except OSError as exc:
         for tmp in staged.values():

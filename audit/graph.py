@@ -55,6 +55,10 @@ def read_table(data: pd.DataFrame | str | Path, *, what: str) -> tuple[pd.DataFr
     header: list[str] | None = None
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            header = list(pq.read_schema(path).names)  # pandas cannot read repeated names: say which
+            check_column_names(header, name)
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".txt", ".tsv", ".gz"):
             sep = "\t" if suffix == ".tsv" else ","
@@ -344,6 +348,7 @@ def fixed_point(
     max_iterations: int = 10_000,
     start: np.ndarray | None = None,
     method: str = "iterate",
+    where: str = "network term",
 ) -> NetworkSolution:
     """Solve ``s = clip((1 - w) * own + w * mean_{j in friends(i)} s_j, lo, hi)`` on an adjacency matrix.
 
@@ -358,6 +363,12 @@ def fixed_point(
     if the clamp is active or the bound is not yet met.  In the linear,
     unclamped case the answer equals the closed form
     ``(I - w W)^{-1} (1 - w) own`` on people with friends, ``W = D^{-1} A``.
+
+    The iterations are bounded (:data:`audit._limits.NETWORK_ITERATIONS`, and
+    iterations x ties by :data:`audit._limits.NETWORK_WORK`): after the first
+    step the contraction bound gives the number the tolerance needs, and a
+    tolerance the budget cannot reach is refused at once, with one line that
+    starts with ``where`` (e.g. the rule file).
 
     Examples
     --------
@@ -398,15 +409,18 @@ def fixed_point(
         it += 1
         nxt = _step(adjacency, s, inv, base, lo, hi)
         residual = float(np.max(np.abs(nxt - s)))
-        s = nxt
+        prev, s = s, nxt
         if factor * residual <= tolerance:
             return NetworkSolution(s, used + it, residual, factor * residual,
                                    "linear+iterate" if method == "linear" else "iterate")
         if it == 1:
             # The contraction bound says, from the first change, how many iterations the tolerance
             # needs: refuse at once what the budget cannot reach instead of iterating for minutes.
-            needed = iterations_needed(weight, tolerance, residual)
-            term = f"network term (weight {weight:g}, tolerance {tolerance:g}) cannot converge"
+            # People without friends are at their fixed point after this first step, so only the
+            # change among people with friends carries on (shrinking by the factor w each step).
+            moving = float(np.max(np.abs(nxt[has] - prev[has]))) if has.any() else 0.0
+            needed = max(2, iterations_needed(weight, tolerance, moving))
+            term = f"{where} (weight {weight:g}, tolerance {tolerance:g}) cannot converge"
             if needed > budget:
                 raise AuditInputError(
                     f"{term} within the limit of {budget:,} iterations: the contraction bound says it needs "
@@ -419,7 +433,7 @@ def fixed_point(
             # A few more than the bound: beyond it only rounding keeps the change above the tolerance.
             budget = min(budget, needed + 10)
     raise AuditInputError(
-        f"network term did not converge to tolerance {tolerance:g} in {it:,} iterations "
+        f"{where} did not converge to tolerance {tolerance:g} in {it:,} iterations "
         f"(error bound {factor * residual:.3g}; the tolerance may be below floating-point precision "
         f"for these scores); raise the tolerance")
 
@@ -435,6 +449,7 @@ def solve_network(
     max_iterations: int = 10_000,
     start: np.ndarray | None = None,
     method: str = "iterate",
+    where: str = "network term",
 ) -> NetworkSolution:
     """Solve the rule's network term on a :class:`Graph` (see :func:`fixed_point`).
 
@@ -451,4 +466,4 @@ def solve_network(
     [533.333333, 666.666667]
     """
     return fixed_point(own, graph.adjacency, weight, lo=lo, hi=hi, tolerance=tolerance,
-                       max_iterations=max_iterations, start=start, method=method)
+                       max_iterations=max_iterations, start=start, method=method, where=where)

@@ -405,6 +405,11 @@ def test_network_iterations_are_capped_from_weight_and_tolerance(tmp_path, monke
     w, tol = 0.999999, 1e-9
     r = w * 600 / (n - 1)  # only the chain's two ends move in the first step
     assert abs(needed - (1 + np.log(tol / (w / (1 - w) * r)) / np.log(w))) <= 1
+    # People without friends settle in the first step: a change among them alone is not refused
+    # (found by the fuzzer: a shock on a graph without ties was refused although it converges at once).
+    lonely = audit.graph.graph_from_adjacency(np.zeros((3, 3)))
+    sol = audit.solve_network(np.array([1.0, 2.0, 3.0]), lonely, 0.999999, start=np.array([5.0, 5.0, 5.0]))
+    assert sol.scores.tolist() == [1.0, 2.0, 3.0] and sol.iterations == 2
     # A feasible weight converges within the bound it states (the sesame rule's weight).
     sol = audit.solve_network(people["x"].to_numpy() * 1.0, graph, 0.3, tolerance=1e-9)
     assert sol.iterations <= _limits.iterations_needed(0.3, 1e-9, 0.3 * 600)
@@ -497,6 +502,12 @@ def test_messages_never_show_numpy_reprs(tmp_path, people_csv, capsys):
     one_line_error(err, "(found 2)")
     assert "np." not in err
     assert str(AuditInputError(f"x {np.float64(0.5)!r} {np.str_('a')!r} {np.True_!r}")) == "x 0.5 'a' True"
+    # A file name with terminal control characters is shown escaped, never sent to the terminal raw
+    # (found by the fuzzer: '\x1f' vanished from the line; ESC could recolour the terminal).
+    code, _, err = run_cli(capsys, "run", "sesame", "--data", str(tmp_path / "a\x1b[31mb\x1f.csv"), "--protected",
+                           "gender", "--out", str(tmp_path / "o"))
+    assert code == 2
+    one_line_error(err, "a\\x1b[31mb\\x1f.csv: population file not found")
 
 
 def test_recorded_command_line_has_no_absolute_paths(tmp_path, people_csv, capsys):

@@ -477,7 +477,8 @@ class Rule:
                 f"graph has {graph.n_nodes} nodes but the population has {len(own)} rows")
         lo, hi = self.range if self.range is not None else (None, None)
         sol = solve_network(own, graph, self.network.weight, lo=lo, hi=hi,
-                            tolerance=self.network.tolerance, max_iterations=self.network.max_iterations)
+                            tolerance=self.network.tolerance, max_iterations=self.network.max_iterations,
+                            where=f"{self._origin}: network term")
         return ScoreSet(own, sol.scores, sol.iterations, True)
 
     def score(self, people: pd.DataFrame, graph=None) -> np.ndarray:
