@@ -24,9 +24,10 @@ def _plain(match: re.Match) -> str:
     return next(g for g in match.groups() if g is not None)
 
 
-# Control characters other than line breaks and tabs (which are folded into spaces): a file or column
-# name holding ESC could recolour or rewrite the user's terminal, and \x1f would vanish from the line.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Control characters other than newlines and tabs (which are folded into spaces): a file or column
+# name holding ESC could recolour the user's terminal, a carriage return could overwrite the start of
+# the line, and \x1f would vanish from it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: str) -> str:

@@ -59,7 +59,7 @@ EXPRESSION_DEPTH = Limit("expression_depth", 100, "levels of nesting")
 CATEGORIES = Limit("categories", 100, "categories",
                    "bin the values or pool rare ones into a category such as 'other' before auditing")
 #: Groups over every grouping of one audit (the attributes and their intersections).
-GROUPS = Limit("groups", 1000, "groups in all (protected attributes and their intersections)",
+GROUPS = Limit("groups", 500, "groups",
                "audit fewer attributes, pool rare categories or pass --intersections 1")
 #: Ties of a friendship graph (each tie once).
 GRAPH_TIES = Limit("graph_ties", 50_000_000, "ties")
@@ -131,5 +131,5 @@ def check_groupings(groupings, *, source: str) -> None:
             enforce(CATEGORIES, g.n_groups, where=f"{source}: protected column {g.attributes[0]!r}")
     total = sum(g.n_groups for g in groupings)
     singles = [g.attributes[0] for g in groupings if len(g.attributes) == 1]
-    enforce(GROUPS, total, where=f"{source}: the protected columns {', '.join(map(repr, singles))}"
-            + (" and their intersections" if len(groupings) > len(singles) else ""))
+    enforce(GROUPS, total, where=f"{source}: the audit of protected columns {', '.join(map(repr, singles))}"
+            + (" with their intersections" if len(groupings) > len(singles) else ""))

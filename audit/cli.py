@@ -212,20 +212,22 @@ def _families(text: str) -> list[str]:
     return families
 
 
-def recorded_command(argv: list[str]) -> str:
+def recorded_command(argv: list[str], rule_path: str | None = None) -> str:
     """The command line as a report records it: files and folders by their name only.
 
     An absolute path says who ran the audit where ("/home/alice/cases/..."); a report
-    is shared, so it names ``people.csv``, as the population card does.
+    is shared, so it names ``people.csv``, as the population card does.  ``rule_path``
+    is the rule argument when it is a file.
 
     Examples
     --------
-    >>> recorded_command(["run", "/home/a/rules/mine.yaml", "--data=/home/a/people.csv", "--out", "/tmp/o"])
-    'audit run mine.yaml --data=people.csv --out o'
+    >>> recorded_command(["run", "--data=/home/a/people.csv", "/home/a/rules/mine.yaml", "--out", "/tmp/o"],
+    ...                  rule_path="/home/a/rules/mine.yaml")
+    'audit run --data=people.csv mine.yaml --out o'
     """
     out: list[str] = []
     after_path_option = False
-    for i, token in enumerate(argv):
+    for token in argv:
         if after_path_option:
             out.append(_name_only(token))
             after_path_option = False
@@ -236,9 +238,7 @@ def recorded_command(argv: list[str]) -> str:
             out.append(token)
         elif eq and option in _PATH_OPTIONS:
             out.append(f"{option}={_name_only(value)}")
-        elif i == 1 and argv[0] in ("run", "validate") and _is_path_rule(token):
-            out.append(_name_only(token))
-        elif i == 2 and argv[:2] == ["rules", "validate"]:
+        elif rule_path is not None and token == rule_path:
             out.append(_name_only(token))
         else:
             out.append(token)
@@ -259,7 +259,7 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
             seed=args.seed, id_col=args.id_col, reference=_parse_reference(args.reference),
             intersections=args.intersections, min_group_size=args.min_group_size,
             disclosure_threshold=args.disclosure_threshold, alpha=args.alpha, families=_families(args.families),
-            command=recorded_command(argv),
+            command=recorded_command(argv, args.rule if _is_path_rule(args.rule) else None),
         )
         paths = report.save(args.out)
         _summary(report, paths)

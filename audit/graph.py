@@ -383,7 +383,11 @@ def fixed_point(
         raise AuditInputError(f"network weight must be in (0, 1), got {weight}")
     if not tolerance > 0 or not np.isfinite(tolerance):
         raise AuditInputError(f"network tolerance must be a positive number, got {tolerance}")
-    if not int(max_iterations) >= 1:
+    try:
+        max_iterations = int(max_iterations)
+    except (TypeError, ValueError, OverflowError):
+        raise AuditInputError(f"network max_iterations must be a whole number, got {max_iterations!r}") from None
+    if max_iterations < 1:
         raise AuditInputError(f"network max_iterations must be at least 1, got {max_iterations}")
     if method not in ("iterate", "linear"):
         raise AuditInputError(f"solver method must be 'iterate' or 'linear', got {method!r}")
@@ -403,7 +407,7 @@ def fixed_point(
         used += 1
     s = own.copy() if start is None else np.array(start, dtype=np.float64, copy=True)
     residual = np.inf
-    budget = min(int(max_iterations), NETWORK_ITERATIONS.value)
+    budget = min(max_iterations, NETWORK_ITERATIONS.value)
     it = 0
     while it < budget:
         it += 1

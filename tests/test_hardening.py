@@ -344,6 +344,23 @@ def test_bidi_controls_never_reach_a_report_unchanged(tmp_path):
     assert evil in json.dumps(doc, ensure_ascii=False)  # the value itself is kept, only written escaped
 
 
+def test_proxy_on_a_tiny_population_with_many_small_groups(tmp_path, capsys):
+    # Found by the fuzzer: the classifier's early-stopping split did not exist on a 4-row fold
+    # (sklearn: "test_size = 1 should be greater or equal to the number of classes").
+    g = ["r", "c", "b", "c", "q", "m", "r", "e", "q", "e", "m", "c", "e", "c", "q", "c", "c", "m", "e", "a", "c",
+         "q", "q"]
+    x = [np.nan, 5, 1, .2, .2, .1, .1, .1, .1, np.nan, 5, np.nan, 1, 5, np.nan, 5, 5, 1, 1, np.nan, .2, np.nan, 5]
+    pd.DataFrame({"id": range(23), "x": x, "g": g}).to_csv(tmp_path / "p.csv", index=False)
+    rule = write(tmp_path / "r.yaml", RULE_HEAD + """base: 10
+terms: [{label: X, value: "where(isnull(x), 0, x)", weight: 2, illustrative: true}]
+tiers: [{name: a, threshold: 11, illustrative: true}]
+""")
+    code, _, err = run_cli(capsys, "run", str(rule), "--data", str(tmp_path / "p.csv"), "--protected", "g",
+                           "--min-group-size", "2", "--disclosure-threshold", "2", "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    assert bundle_problems(tmp_path / "o") == []
+
+
 # ------------------------------------------------------------------------------------------- wrong exits
 def test_empty_out_is_refused_and_nothing_is_written(tmp_path, people_csv):
     proc = run_bin("run", "sesame", "--data", str(people_csv), "--protected", "gender", "--families", "impact",
@@ -428,7 +445,8 @@ def test_protected_attribute_with_thousands_of_categories(tmp_path, people_csv, 
     assert time.perf_counter() - start < 30  # refused before any family runs (generous: shared CI cores)
     assert not (tmp_path / "o").exists()
     groups = audit.build_groupings(pd.DataFrame({"a": np.arange(60) % 60, "b": np.arange(60) % 30}), ["a", "b"])
-    with pytest.raises(AuditInputError, match="the limit is 1,000"):
+    with pytest.raises(AuditInputError, match="p.csv: the audit of protected columns 'a', 'b', .* with their "
+                                              "intersections has 3,000 groups; the limit is 500"):
         _limits.check_groupings(groups * 20, source="p.csv")
 
 
@@ -508,6 +526,9 @@ def test_messages_never_show_numpy_reprs(tmp_path, people_csv, capsys):
                            "gender", "--out", str(tmp_path / "o"))
     assert code == 2
     one_line_error(err, "a\\x1b[31mb\\x1f.csv: population file not found")
+    code, _, err = run_cli(capsys, "run", "sesame", "--data", "0\r", "--protected", "gender",
+                           "--out", str(tmp_path / "o"))
+    one_line_error(err, "0\\x0d: population file not found")
 
 
 def test_recorded_command_line_has_no_absolute_paths(tmp_path, people_csv, capsys):
