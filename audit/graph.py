@@ -209,8 +209,11 @@ def load_graph(
     (2, 1, [1, 2, 1])
     """
     frame, name = read_table(edges, what="edges")
-    # Each row is a tie (perhaps listed twice); refuse before building anything of that size.
-    enforce(GRAPH_TIES, len(frame) // 2, where=f"{name}: the edge list")
+    # Each row is a tie, perhaps listed in both directions: refuse before building anything of that size.
+    if len(frame) > 2 * GRAPH_TIES.value:
+        raise AuditInputError(
+            f"{name}: the edge list has {len(frame):,} rows; at most {2 * GRAPH_TIES.value:,} are read "
+            f"(a graph may have {GRAPH_TIES.value:,} ties, each perhaps listed in both directions)")
     cols = list(frame.columns)
     if source_col is None and target_col is None:
         if "source" in cols and "target" in cols:

@@ -432,6 +432,24 @@ def test_network_iterations_are_capped_from_weight_and_tolerance(tmp_path, monke
     assert sol.iterations <= _limits.iterations_needed(0.3, 1e-9, 0.3 * 600)
 
 
+def test_network_errors_name_the_rule_file_in_every_family(tmp_path, capsys):
+    # Found by the fuzzer: a tolerance below floating-point precision failed in the contagion family's
+    # own solve with "network term did not converge", without the rule file.
+    pd.DataFrame({"id": np.arange(40), "x": np.linspace(0, 10, 40), "g": ["a", "b"] * 20}).to_csv(
+        tmp_path / "p.csv", index=False)
+    pd.DataFrame({"source": [0, 0], "target": [15, 32]}).to_csv(tmp_path / "e.csv", index=False)
+    rule = write(tmp_path / "net.yaml", RULE_HEAD + """base: 10
+terms: [{label: X, value: x, weight: 2, illustrative: true}]
+tiers: [{name: a, threshold: 11, illustrative: true}]
+network: {weight: 0.3, tolerance: 1.0e-15, illustrative: true}
+""")
+    code, _, err = run_cli(capsys, "run", str(rule), "--data", str(tmp_path / "p.csv"), "--graph",
+                           str(tmp_path / "e.csv"), "--protected", "g", "--min-group-size", "2",
+                           "--disclosure-threshold", "2", "--out", str(tmp_path / "o"))
+    assert code == 2
+    one_line_error(err, "net.yaml: network term", "raise the tolerance")
+
+
 def test_protected_attribute_with_thousands_of_categories(tmp_path, people_csv, capsys):
     frame = pd.concat([pd.read_csv(people_csv)] * 5, ignore_index=True).assign(id=lambda f: np.arange(len(f)))
     frame["zip"] = [f"z{i}" for i in range(len(frame))]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -65,7 +66,11 @@ def colour(i: int) -> str:
 def render_svg(fig_id: str, draw: Callable[[], Figure]) -> str:
     """Run ``draw`` under the report style and return its figure as an inline SVG element."""
     style = dict(_STYLE, **{"svg.hashsalt": f"audit-report-{fig_id}"})
-    with plt.rc_context(style):
+    with plt.rc_context(style), warnings.catch_warnings():
+        # Text is written as SVG text (svg.fonttype none) and drawn by the browser with its own fonts, so
+        # a group name in a script DejaVu Sans lacks (Chinese, say) still shows; matplotlib's warning that
+        # it cannot measure those glyphs exactly says nothing to the user.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         fig = draw()
         buf = io.StringIO()
         try:

@@ -355,6 +355,16 @@ class Rule:
 
     # ------------------------------------------------------------------ properties
     @property
+    def origin(self) -> str:
+        """Where the rule came from, as error messages name it: a file path, ``builtin:NAME`` or the name."""
+        return self._origin or self.name
+
+    @property
+    def network_where(self) -> str:
+        """How error messages about this rule's network term start, e.g. ``rules/my.yaml: network term``."""
+        return f"{self.origin}: network term"
+
+    @property
     def is_additive(self) -> bool:
         """True for points tables: the score is base + a sum of per-term points.
 
@@ -478,7 +488,7 @@ class Rule:
         lo, hi = self.range if self.range is not None else (None, None)
         sol = solve_network(own, graph, self.network.weight, lo=lo, hi=hi,
                             tolerance=self.network.tolerance, max_iterations=self.network.max_iterations,
-                            where=f"{self._origin}: network term")
+                            where=self.network_where)
         return ScoreSet(own, sol.scores, sol.iterations, True)
 
     def score(self, people: pd.DataFrame, graph=None) -> np.ndarray:
