@@ -282,8 +282,8 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
             _print_rule(args.name, args.json)
         else:
             rule = audit.rules.validate_rule_file(args.path)
-            print(f"{args.path}: ok — rule {rule.name!r}: {len(rule.terms)} terms, {len(rule.tiers)} tiers, "
-                  f"reads {', '.join(rule.features)}")
+            print(visible_controls(f"{args.path}: ok — rule {rule.name!r}: {len(rule.terms)} terms, "
+                                   f"{len(rule.tiers)} tiers, reads {', '.join(rule.features)}"))
         return 0
     if args.command == "datasets":
         from audit import datasets
@@ -312,11 +312,12 @@ def _summary(report, paths) -> None:
     """Print the report's lead (the same sentences as report.md/html) and the files written."""
     doc = report.document
     summary = doc.get("summary") or {}
-    print(f"{len(doc['pushed_out'])} pushed-out finding(s).", summary.get("headline", ""))
+    # Group names come from the data: no control character reaches the terminal raw.
+    print(visible_controls(f"{len(doc['pushed_out'])} pushed-out finding(s). {summary.get('headline', '')}"))
     for finding in summary.get("findings", [])[:6]:
-        print(f"  - {finding['text']}")
+        print(visible_controls(f"  - {finding['text']}"))
     for p in paths.values():
-        print(f"wrote {p}")
+        print(visible_controls(f"wrote {p}"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -329,36 +329,39 @@ def test_group_starting_with_underscore_is_in_every_legend():
     assert checked >= 3  # impact-ratio curve, attainment panels, unfriending rounds
 
 
-def test_bidi_controls_never_reach_a_report_unchanged(tmp_path):
+def test_bidi_and_control_characters_never_reach_a_report_unchanged(tmp_path, capsys):
     people, edges = audit.generate_sesame(1500, seed=0)
     evil = f"{BIDI}ytiroj am"  # displays as "majority"
-    people["ethnicity"] = people["ethnicity"].astype(str).replace({"minority A": evil})
-    report = audit.run("sesame", people, protected=["ethnicity"], graph=edges, seed=0, families=["impact"])
-    report.save(tmp_path)
-    for name in ("report.md", "report.html", "report.json"):
-        text = (tmp_path / name).read_text(encoding="utf-8")
-        assert not any(chr(cp) in text for cp in audit._text.BIDI_CONTROLS), name
-    assert "[U+202E]ytiroj am" in (tmp_path / "report.md").read_text().replace("\\", "")
-    assert "[U+202E]ytiroj am" in (tmp_path / "report.html").read_text()
-    doc = json.loads((tmp_path / "report.json").read_text())
-    assert evil in json.dumps(doc, ensure_ascii=False)  # the value itself is kept, only written escaped
-
-
-def test_proxy_on_a_tiny_population_with_many_small_groups(tmp_path, capsys):
-    # Found by the fuzzer: the classifier's early-stopping split did not exist on a 4-row fold
-    # (sklearn: "test_size = 1 should be greater or equal to the number of classes").
-    g = ["r", "c", "b", "c", "q", "m", "r", "e", "q", "e", "m", "c", "e", "c", "q", "c", "c", "m", "e", "a", "c",
-         "q", "q"]
-    x = [np.nan, 5, 1, .2, .2, .1, .1, .1, .1, np.nan, 5, np.nan, 1, 5, np.nan, 5, 5, 1, 1, np.nan, .2, np.nan, 5]
-    pd.DataFrame({"id": range(23), "x": x, "g": g}).to_csv(tmp_path / "p.csv", index=False)
-    rule = write(tmp_path / "r.yaml", RULE_HEAD + """base: 10
-terms: [{label: X, value: "where(isnull(x), 0, x)", weight: 2, illustrative: true}]
-tiers: [{name: a, threshold: 11, illustrative: true}]
-""")
-    code, _, err = run_cli(capsys, "run", str(rule), "--data", str(tmp_path / "p.csv"), "--protected", "g",
-                           "--min-group-size", "2", "--disclosure-threshold", "2", "--out", str(tmp_path / "o"))
+    escape = "\x1b[2Jcleared"  # ESC: clears a terminal that shows it
+    people["ethnicity"] = people["ethnicity"].astype(str).replace({"minority A": evil, "minority B": escape})
+    people.to_csv(tmp_path / "p.csv", index=False)
+    edges.to_csv(tmp_path / "e.csv", index=False)
+    out = tmp_path / "o"
+    code, stdout, err = run_cli(capsys, "run", "sesame", "--data", str(tmp_path / "p.csv"), "--graph",
+                                str(tmp_path / "e.csv"), "--protected", "ethnicity", "--out", str(out))
     assert code == 0, err
-    assert bundle_problems(tmp_path / "o") == []
+    forbidden = [chr(cp) for cp in audit._text.BIDI_CONTROLS | audit._text.CONTROL_CHARACTERS]
+    for name in ("report.md", "report.html", "report.json"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert not any(c in text for c in forbidden), name
+    assert not any(c in stdout + err for c in forbidden)
+    for name in ("report.md", "report.html"):
+        text = (out / name).read_text().replace("\\", "")
+        assert "[U+202E]ytiroj am" in text and "[U+001B][2Jcleared" in text, name
+    strings: list[str] = []
+
+    def walk(x: object) -> None:
+        if isinstance(x, dict):
+            strings.extend(x)
+            x = list(x.values())
+        if isinstance(x, list):
+            for v in x:
+                walk(v)
+        elif isinstance(x, str):
+            strings.append(x)
+
+    walk(json.loads((out / "report.json").read_text()))
+    assert evil in strings and escape in strings  # the values themselves are kept, only written escaped
 
 
 # ------------------------------------------------------------------------------------------- wrong exits
