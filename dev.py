@@ -64,7 +64,7 @@ def fuzz(rest: list[str]) -> None:
     AUDIT_LONG=1 turns on the long kill tests.  Prints the number of inputs of each kind.
     """
     artifacts = ROOT / "test-artifacts"
-    for old in artifacts.glob("fuzz-counts-*.json"):
+    for old in [*artifacts.glob("fuzz-counts-*.json"), *artifacts.glob("kill-*.json")]:
         old.unlink()
     env = dict(os.environ, AUDIT_FUZZ_SCALE=os.environ.get("AUDIT_FUZZ_SCALE", "60"), AUDIT_LONG="1")
     try:
@@ -79,7 +79,10 @@ def fuzz(rest: list[str]) -> None:
                 counts[kind] = counts.get(kind, 0) + n
         for kind, n in sorted(counts.items()):
             print(f"fuzz: {n:>7,} {kind}")
-        print(f"fuzz: {sum(counts.values()):>7,} generated inputs in all")
+        inputs = sum(n for kind, n in counts.items() if ", " not in kind)  # "kind, outcome" lines split a kind
+        print(f"fuzz: {inputs:>7,} generated inputs in all")
+        for path in sorted(artifacts.glob("kill-*.json")):
+            print(f"kill -9: {path.stem[5:]}: {json.loads(path.read_text())}")
 
 
 def main(argv: list[str]) -> int:

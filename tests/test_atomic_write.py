@@ -78,6 +78,13 @@ def check_state(folder: Path, *, in_place: bool, exchange: bool = True) -> str:
     return "flagged"
 
 
+def _record(name: str, states: dict[str, int]) -> None:
+    """Keep a long test's tally for python3 dev.py fuzz to print (pytest -n hides a worker's output)."""
+    folder = Path(__file__).resolve().parents[1] / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    (folder / f"kill-{name}.json").write_text(json.dumps(states))
+
+
 def _temporaries(*folders: Path) -> list[str]:
     return [p.name for f in folders if f.exists() for p in f.iterdir() if p.name.endswith((".tmp", ".old"))]
 
@@ -124,7 +131,7 @@ def test_killed_writer_never_leaves_a_mixed_report(tmp_path, in_place, exchange)
 @pytest.mark.parametrize("in_place, exchange", MODES, ids=MODE_IDS)
 def test_killed_writer_long(tmp_path, in_place, exchange):
     states = kill_writers(tmp_path, 100, in_place=in_place, seed=2, exchange=exchange)
-    print(f"\n100 kills, {MODE_IDS[MODES.index((in_place, exchange))]}: {states}")
+    _record(f"writer-{MODE_IDS[MODES.index((in_place, exchange))]}", states)
 
 
 @long_only
@@ -161,6 +168,8 @@ def test_kill_audit_run_at_random_points(tmp_path):
             while proc.poll() is None and time.perf_counter() < deadline:
                 if any(f".{proc.pid}." in p for p in os.listdir(watch)):
                     time.sleep(rng.uniform(0, 0.005))
+                    states["kills that caught a write in progress"] = \
+                        states.get("kills that caught a write in progress", 0) + 1
                     break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -169,7 +178,7 @@ def test_kill_audit_run_at_random_points(tmp_path):
             doc = json.loads((out / "report.json").read_text())
             assert doc["rule"]["name"] == "sesame"
         states[state] = states.get(state, 0) + 1
-    print(f"\n20 kills of audit run: {states}")
+    _record("audit-run", states)
     for out in (tmp_path / "own", shared):
         subprocess.run(command(99, out), check=True, capture_output=True)
         assert check_state(out, in_place=out == shared) == "complete"
