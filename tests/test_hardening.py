@@ -373,6 +373,14 @@ def test_empty_out_is_refused_and_nothing_is_written(tmp_path, people_csv):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("argv", [["demo", "--out", ""], ["datasets", "generate", "sesame", "--out", ""],
+                                  ["datasets", "fetch", "compas", "--dest", ""]])
+def test_empty_paths_are_refused_by_every_command(capsys, argv):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    one_line_error(err, "the path is empty")
+
+
 @pytest.mark.parametrize("families", [",", " , ", ""])
 def test_families_that_name_nothing_are_refused(tmp_path, people_csv, capsys, families):
     code, _, err = run_cli(capsys, "run", "sesame", "--data", str(people_csv), "--protected", "gender",
@@ -469,6 +477,15 @@ def test_protected_attribute_with_thousands_of_categories(tmp_path, people_csv, 
     with pytest.raises(AuditInputError, match="p.csv: the audit of protected columns 'a', 'b', .* with their "
                                               "intersections has 3,000 groups; the limit is 500"):
         _limits.check_groupings(groups * 20, source="p.csv")
+
+
+def test_graph_size_limit(monkeypatch):
+    monkeypatch.setattr(audit.graph, "GRAPH_TIES", _limits.Limit("graph_ties", 2, "ties"))
+    edges = pd.DataFrame({"source": [0, 1, 2], "target": [1, 2, 3]})
+    with pytest.raises(AuditInputError, match="the graph has 3 ties; the limit is 2"):
+        audit.load_graph(edges, [0, 1, 2, 3])
+    with pytest.raises(AuditInputError, match="the edge list has 5 rows; at most 4 are read"):
+        audit.load_graph(pd.concat([edges, edges.iloc[:2]]), [0, 1, 2, 3])
 
 
 def test_rule_file_size_and_count_limits(tmp_path):
