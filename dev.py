@@ -6,6 +6,7 @@
     python3 dev.py reports  # regenerate every example report under reports/
     python3 dev.py bench    # run the benchmarks under benchmarks/ and print their figures
     python3 dev.py simulate # the long-run demo: 20,000 people, 60 periods, 20 runs -> out/dynamics/ (a few minutes)
+    python3 dev.py fuzz     # the long fuzz (about 10,000 generated inputs) and the kill -9 tests
 
 Everything lives in ./.venv; nothing is installed into the system Python.
 """
@@ -57,6 +58,34 @@ def ensure_chromium() -> None:
     _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=env)
 
 
+def fuzz(rest: list[str]) -> None:
+    """The bad-input contract on about 10,000 generated inputs, and kill -9 during 320 writes.
+
+    AUDIT_FUZZ_SCALE (default 60) multiplies the default suite's budget of each fuzz test;
+    AUDIT_LONG=1 turns on the long kill tests.  Prints the number of inputs of each kind.
+    """
+    artifacts = ROOT / "test-artifacts"
+    for old in [*artifacts.glob("fuzz-counts-*.json"), *artifacts.glob("kill-*.json")]:
+        old.unlink()
+    env = dict(os.environ, AUDIT_FUZZ_SCALE=os.environ.get("AUDIT_FUZZ_SCALE", "60"), AUDIT_LONG="1")
+    try:
+        _run([PY, "-m", "pytest", "-n", "2", "-s", "-p", "no:cacheprovider", "tests/test_fuzz.py",
+              "tests/test_atomic_write.py", *rest], env=env)
+    finally:
+        import json
+
+        counts: dict[str, int] = {}
+        for path in artifacts.glob("fuzz-counts-*.json"):
+            for kind, n in json.loads(path.read_text()).items():
+                counts[kind] = counts.get(kind, 0) + n
+        for kind, n in sorted(counts.items()):
+            print(f"fuzz: {n:>7,} {kind}")
+        inputs = sum(n for kind, n in counts.items() if ", " not in kind)  # "kind, outcome" lines split a kind
+        print(f"fuzz: {inputs:>7,} generated inputs in all")
+        for path in sorted(artifacts.glob("kill-*.json")):
+            print(f"kill -9: {path.stem[5:]}: {json.loads(path.read_text())}")
+
+
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else "help"
     rest = argv[1:]
@@ -73,6 +102,9 @@ def main(argv: list[str]) -> int:
     elif task == "simulate":
         ensure_env()
         _run([PY, "-m", "audit._examples", "simulate", *rest])
+    elif task == "fuzz":
+        ensure_env()
+        fuzz(rest)
     elif task == "bench":
         ensure_env()
         for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):

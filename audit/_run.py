@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._limits import check_groupings
 from audit._progress import track
 from audit.data import Population, load_population
 from audit.disclosure import Pooling, check_identifying, pool_rare
@@ -282,6 +283,7 @@ def prepare_audit(
     grouped, pooling = pool_rare(grouped, protected, min_group_size=settings.min_group_size,
                                  disclosure_threshold=settings.disclosure_threshold)
     groupings = tuple(build_groupings(grouped, protected, max_order=settings.intersections))
+    check_groupings(groupings, source=pop.source)
     ctx = AuditContext(
         rule=rule, population=pop, graph=g, protected=tuple(protected), label=label, labels=labels,
         groupings=groupings, scores=scores, outcomes=outcomes, settings=settings, bins=bin_notes, pooling=pooling,

@@ -8,18 +8,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 from audit._errors import AuditInputError
+from audit._text import visible_controls
 
 DEMO_N = 20_000
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        # No abbreviated options: "--d" never silently means "--data" (and the recorded command
+        # line can find every path option by its full name).
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, status 2 (argparse prints usage + message)
         raise AuditInputError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+#: Options whose value is a file or folder: checked before anything runs, and recorded by name only.
+_PATH_OPTIONS = ("--data", "--graph", "--out", "--config", "--dest")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -125,8 +138,8 @@ def _simulate(args: argparse.Namespace, argv: list[str]) -> int:
     result = simulate(args.rule, args.data, args.graph, args.protected, scenario=args.scenario,
                       periods=args.periods, runs=args.runs, seed=args.seed, id_col=args.id_col,
                       min_group_size=args.min_group_size, disclosure_threshold=args.disclosure_threshold,
-                      decompose=not args.no_decompose, command="audit " + shlex.join(argv))
-    paths = save_report(result, args.out, command="audit " + shlex.join(argv))
+                      decompose=not args.no_decompose, command=recorded_command(argv, args.rule if _is_path_rule(args.rule) else None))
+    paths = save_report(result, args.out, command=recorded_command(argv, args.rule if _is_path_rule(args.rule) else None))
     print(result.to_dict()["summary"]["headline"])
     for p in paths.values():
         print(f"wrote {p}")
@@ -155,10 +168,15 @@ def _print_rule(name: str, as_json: bool) -> None:
 
     card = load_rule(name).to_card()
     if as_json:
-        print(json.dumps(card, indent=2, ensure_ascii=False))
+        from audit._text import BIDI_JSON_ESCAPES
+
+        print(json.dumps(card, indent=2, ensure_ascii=False).translate(BIDI_JSON_ESCAPES))
         return
-    from rich.markup import escape
+    from rich.markup import escape as _markup_escape
     from rich.table import Table
+
+    def escape(text: str) -> str:  # rich markup escaped, bidirectional controls made visible
+        return _markup_escape(visible_controls(str(text)))
 
     con = _console()
     con.print(f"[bold]{escape(card['title'])}[/bold]  ({escape(card['name'])}; {escape(card['status'])}; "
@@ -201,22 +219,101 @@ def _print_rule(name: str, as_json: bool) -> None:
         con.print(escape(f"[{s['id']}] {s['citation']}" + (f" {s['url']}" if s.get("url") else "")))
 
 
+def _is_path_rule(rule: str) -> bool:
+    return rule.endswith((".yaml", ".yml")) or "/" in rule or "\\" in rule
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be checked before a (possibly long) run starts; one line each."""
+    from audit._io import check_path
+
+    for option in _PATH_OPTIONS:
+        value = getattr(args, option[2:], None)
+        if value is not None:
+            check_path(value, what=option)
+    if args.command == "run" and _is_path_rule(args.rule):
+        check_path(args.rule, what="rule file")
+    if args.command == "rules" and args.rules_command == "validate":
+        check_path(args.path, what="rule file")
+    out = getattr(args, "out", None)
+    if out is not None:
+        try:
+            if Path(out).exists() and not Path(out).is_dir():
+                # Checked before the audit runs, so a long run does not end in this error.
+                raise AuditInputError(f"{out}: output path exists and is not a folder")
+        except OSError as exc:
+            raise AuditInputError(f"--out: {out}: {exc.strerror or exc}") from None
+    if args.command == "run":
+        if not 0 < args.alpha < 1:  # also refuses nan
+            raise AuditInputError(f"--alpha must be between 0 and 1, got {args.alpha:g}")
+        for option in ("intersections", "min_group_size", "disclosure_threshold"):
+            if getattr(args, option) < 1:
+                raise AuditInputError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    if args.command in ("demo", "datasets") and getattr(args, "n", None) is not None and args.n < 1:
+        raise AuditInputError(f"--n must be at least 1, got {args.n}")
+    for option in ("mean_degree", "homophily"):
+        value = getattr(args, option, None)
+        if value is not None and not math.isfinite(value):
+            raise AuditInputError(f"--{option.replace('_', '-')} must be a finite number, got {value}")
+
+
+def _families(text: str) -> list[str]:
+    families = [f.strip() for f in text.split(",") if f.strip()]
+    if not families:
+        raise AuditInputError(f"--families {text!r}: name at least one of impact, proxy, contagion")
+    return families
+
+
+def recorded_command(argv: list[str], rule_path: str | None = None) -> str:
+    """The command line as a report records it: files and folders by their name only.
+
+    An absolute path says who ran the audit where ("/home/alice/cases/..."); a report
+    is shared, so it names ``people.csv``, as the population card does.  ``rule_path``
+    is the rule argument when it is a file.
+
+    Examples
+    --------
+    >>> recorded_command(["run", "--data=/home/a/people.csv", "/home/a/rules/mine.yaml", "--out", "/tmp/o"],
+    ...                  rule_path="/home/a/rules/mine.yaml")
+    'audit run --data=people.csv mine.yaml --out o'
+    """
+    out: list[str] = []
+    after_path_option = False
+    for token in argv:
+        if after_path_option:
+            out.append(_name_only(token))
+            after_path_option = False
+            continue
+        option, eq, value = token.partition("=")
+        if token in _PATH_OPTIONS:
+            after_path_option = True
+            out.append(token)
+        elif eq and option in _PATH_OPTIONS:
+            out.append(f"{option}={_name_only(value)}")
+        elif rule_path is not None and token == rule_path:
+            out.append(_name_only(token))
+        else:
+            out.append(token)
+    return "audit " + shlex.join(out)
+
+
+def _name_only(path: str) -> str:
+    return Path(path).name or path
+
+
 def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
     import audit
 
-    out = getattr(args, "out", None)
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        # Checked before the audit runs, so a long run does not end in this error.
-        raise AuditInputError(f"{out}: output path exists and is not a folder")
+    _check_arguments(args)
     if args.command == "run":
-        families = None if args.families is None else [f.strip() for f in args.families.split(",")]
         report = audit.run(
             args.rule, args.data, protected=args.protected, graph=args.graph, label=args.label,
             seed=args.seed, id_col=args.id_col, reference=_parse_reference(args.reference),
             intersections=args.intersections, min_group_size=args.min_group_size,
-            disclosure_threshold=args.disclosure_threshold, alpha=args.alpha, families=families,
+            disclosure_threshold=args.disclosure_threshold, alpha=args.alpha,
+            families=None if args.families is None else _families(args.families),
             threshold=args.threshold, bins=_parse_bins(args.bins),
-            command="audit " + shlex.join(argv),
+            command=recorded_command(argv, args.rule if _is_path_rule(args.rule) else None),
         )
         paths = report.save(args.out)
         _summary(report, paths)
@@ -226,7 +323,7 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "demo":
         from audit._examples import run_demo
 
-        report, paths = run_demo(args.out, n=args.n, seed=args.seed, command="audit " + shlex.join(argv))
+        report, paths = run_demo(args.out, n=args.n, seed=args.seed, command=recorded_command(argv))
         _summary(report, paths)
         return 0
     if args.command == "rules":
@@ -241,8 +338,8 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
             _print_rule(args.name, args.json)
         else:
             rule = audit.rules.validate_rule_file(args.path)
-            print(f"{args.path}: ok — rule {rule.name!r}: {len(rule.terms)} terms, {len(rule.tiers)} tiers, "
-                  f"reads {', '.join(rule.features)}")
+            print(visible_controls(f"{args.path}: ok — rule {rule.name!r}: {len(rule.terms)} terms, "
+                                   f"{len(rule.tiers)} tiers, reads {', '.join(rule.features)}"))
         return 0
     if args.command == "datasets":
         from audit import datasets
@@ -271,26 +368,34 @@ def _summary(report, paths) -> None:
     """Print the report's lead (the same sentences as report.md/html) and the files written."""
     doc = report.document
     summary = doc.get("summary") or {}
-    print(f"{len(doc['pushed_out'])} pushed-out finding(s).", summary.get("headline", ""))
+    # Group names come from the data: no control character reaches the terminal raw.
+    print(visible_controls(f"{len(doc['pushed_out'])} pushed-out finding(s). {summary.get('headline', '')}"))
     for finding in summary.get("findings", [])[:6]:
-        print(f"  - {finding['text']}")
+        print(visible_controls(f"  - {finding['text']}"))
     for p in paths.values():
-        print(f"wrote {p}")
+        print(visible_controls(f"wrote {p}"))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _build_parser().parse_args(argv)
-        return _cmd(args, argv)
-    except AuditInputError as exc:
-        print(f"audit: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("audit: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+    # Warnings are held back until the command ends: a bad input gets its one line and nothing
+    # else (a numpy overflow warning on the way to the error says nothing the error does not).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            args = _build_parser().parse_args(argv)
+            code = _cmd(args, argv)
+        except AuditInputError as exc:
+            print(f"audit: error: {visible_controls(str(exc))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("audit: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return 0
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return code
 
 
 if __name__ == "__main__":

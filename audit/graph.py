@@ -9,6 +9,7 @@ people or edges in Python.
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,36 +18,97 @@ import pandas as pd
 import scipy.sparse as sp
 
 from audit._errors import AuditInputError, show_value
+from audit._limits import GRAPH_TIES, NETWORK_ITERATIONS, NETWORK_WORK, enforce, iterations_needed
 
 __all__ = ["Graph", "NetworkSolution", "build_adjacency", "fixed_point", "graph_from_adjacency", "load_graph",
-           "read_table", "solve_network"]
+           "read_table", "check_column_names", "solve_network"]
 
 
 def read_table(data: pd.DataFrame | str | Path, *, what: str) -> tuple[pd.DataFrame, str]:
-    """Read a CSV or Parquet file (or pass a DataFrame through); errors name the file."""
+    """Read a CSV or Parquet file (or pass a DataFrame through); errors name the file.
+
+    Column names are checked here, for every table the toolkit reads: a name that
+    appears twice is an error (pandas would rename the second ``x`` of a CSV to
+    ``x.1`` and a rule would silently read the first), and so are two names that are
+    the same after Unicode normalisation (``g`` and ``𝔤``), which a reader of the
+    report could not tell apart.
+    """
     if isinstance(data, pd.DataFrame):
-        return data, f"<{what} DataFrame>"
-    path = Path(data)
+        name = f"<{what} DataFrame>"
+        check_column_names(list(data.columns), name)
+        return data, name
+    from audit._io import check_path
+
+    path = check_path(data, what=f"{what} file")
     name = str(path)
-    if not path.exists():
-        raise AuditInputError(f"{name}: {what} file not found")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise AuditInputError(f"{name}: {what} file not found") from None
+    except OSError as exc:
+        raise AuditInputError(f"{name}: cannot read {what} file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise AuditInputError(f"{name}: is a folder; give the {what} file")
+    if not stat.S_ISREG(info.st_mode):
+        raise AuditInputError(f"{name}: is not a regular file; give the {what} file")
     suffix = path.suffix.lower()
+    header: list[str] | None = None
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            header = list(pq.read_schema(path).names)  # pandas cannot read repeated names: say which
+            check_column_names(header, name)
             frame = pd.read_parquet(path)
         elif suffix in (".csv", ".txt", ".tsv", ".gz"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            sep = "\t" if suffix == ".tsv" else ","
+            frame = pd.read_csv(path, sep=sep)
+            header = _csv_header(path, sep)
         else:
             raise AuditInputError(f"{name}: unsupported {what} file type {suffix!r} (use .csv or .parquet)")
     except AuditInputError:
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
         raise AuditInputError(f"{name}: cannot read {what} file: {type(exc).__name__}: {exc}") from None
+    check_column_names(header if header is not None else list(frame.columns), name)
     if frame.empty and len(frame.columns) == 0:
         raise AuditInputError(f"{name}: {what} file is empty")
     return frame, name
+
+
+def _csv_header(path: Path, sep: str) -> list[str] | None:
+    """The column names as written in the file's first row (pandas renames a repeated ``x`` to ``x.1``)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            for row in csv.reader(fh, delimiter=sep):
+                if row:  # pandas skips blank lines before the header too
+                    return row
+            return []
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None  # pandas read it with its own rules; its (renamed) columns are checked instead
+
+
+def check_column_names(names: list, source: str) -> None:
+    """One-line error for a repeated column name or two names that only differ by Unicode normalisation."""
+    import unicodedata
+
+    seen: dict[str, object] = {}
+    folded: dict[str, object] = {}
+    for col in names:
+        text = str(col)
+        if text in seen:
+            raise AuditInputError(f"{source}: column {text!r} appears more than once")
+        seen[text] = col
+        key = unicodedata.normalize("NFKC", text)
+        if key in folded:
+            raise AuditInputError(
+                f"{source}: columns {str(folded[key])!r} and {text!r} look alike (the same after Unicode "
+                f"normalisation); rename one so that no rule or reader can take one for the other")
+        folded[key] = col
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +209,11 @@ def load_graph(
     (2, 1, [1, 2, 1])
     """
     frame, name = read_table(edges, what="edges")
+    # Each row is a tie, perhaps listed in both directions: refuse before building anything of that size.
+    if len(frame) > 2 * GRAPH_TIES.value:
+        raise AuditInputError(
+            f"{name}: the edge list has {len(frame):,} rows; at most {2 * GRAPH_TIES.value:,} are read "
+            f"(a graph may have {GRAPH_TIES.value:,} ties, each perhaps listed in both directions)")
     cols = list(frame.columns)
     if source_col is None and target_col is None:
         if "source" in cols and "target" in cols:
@@ -186,6 +253,7 @@ def load_graph(
     keep = np.ones(len(key), dtype=bool)
     keep[1:] = key[1:] != key[:-1]
     key = key[keep]
+    enforce(GRAPH_TIES, len(key), where=f"{name}: the graph")
     duplicates = len(lo) - len(key)
     a = build_adjacency(n, key // n, key % n)
     return Graph(a, dropped_self_loops=int(loops.sum()), dropped_duplicates=int(duplicates),
@@ -283,6 +351,7 @@ def fixed_point(
     max_iterations: int = 10_000,
     start: np.ndarray | None = None,
     method: str = "iterate",
+    where: str = "network term",
 ) -> NetworkSolution:
     """Solve ``s = clip((1 - w) * own + w * mean_{j in friends(i)} s_j, lo, hi)`` on an adjacency matrix.
 
@@ -298,6 +367,12 @@ def fixed_point(
     unclamped case the answer equals the closed form
     ``(I - w W)^{-1} (1 - w) own`` on people with friends, ``W = D^{-1} A``.
 
+    The iterations are bounded (:data:`audit._limits.NETWORK_ITERATIONS`, and
+    iterations x ties by :data:`audit._limits.NETWORK_WORK`): after the first
+    step the contraction bound gives the number the tolerance needs, and a
+    tolerance the budget cannot reach is refused at once, with one line that
+    starts with ``where`` (e.g. the rule file).
+
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
@@ -309,6 +384,14 @@ def fixed_point(
     own = np.asarray(own, dtype=np.float64)
     if not 0 < weight < 1:
         raise AuditInputError(f"network weight must be in (0, 1), got {weight}")
+    if not tolerance > 0 or not np.isfinite(tolerance):
+        raise AuditInputError(f"network tolerance must be a positive number, got {tolerance}")
+    try:
+        max_iterations = int(max_iterations)
+    except (TypeError, ValueError, OverflowError):
+        raise AuditInputError(f"network max_iterations must be a whole number, got {max_iterations!r}") from None
+    if max_iterations < 1:
+        raise AuditInputError(f"network max_iterations must be at least 1, got {max_iterations}")
     if method not in ("iterate", "linear"):
         raise AuditInputError(f"solver method must be 'iterate' or 'linear', got {method!r}")
     if len(own) == 0:
@@ -327,16 +410,39 @@ def fixed_point(
         used += 1
     s = own.copy() if start is None else np.array(start, dtype=np.float64, copy=True)
     residual = np.inf
-    for it in range(1, max_iterations + 1):
+    budget = min(max_iterations, NETWORK_ITERATIONS.value)
+    it = 0
+    while it < budget:
+        it += 1
         nxt = _step(adjacency, s, inv, base, lo, hi)
         residual = float(np.max(np.abs(nxt - s)))
-        s = nxt
+        prev, s = s, nxt
         if factor * residual <= tolerance:
             return NetworkSolution(s, used + it, residual, factor * residual,
                                    "linear+iterate" if method == "linear" else "iterate")
+        if it == 1:
+            # The contraction bound says, from the first change, how many iterations the tolerance
+            # needs: refuse at once what the budget cannot reach instead of iterating for minutes.
+            # People without friends are at their fixed point after this first step, so only the
+            # change among people with friends carries on (shrinking by the factor w each step).
+            moving = float(np.max(np.abs(nxt[has] - prev[has]))) if has.any() else 0.0
+            needed = max(2, iterations_needed(weight, tolerance, moving))
+            term = f"{where} (weight {weight:g}, tolerance {tolerance:g}) cannot converge"
+            if needed > budget:
+                raise AuditInputError(
+                    f"{term} within the limit of {budget:,} iterations: the contraction bound says it needs "
+                    f"up to {needed:,} on these scores ({NETWORK_ITERATIONS.advice})")
+            visits = needed * max(int(adjacency.nnz), 1)
+            if visits > NETWORK_WORK.value:
+                raise AuditInputError(
+                    f"{term} within the work limit: up to {needed:,} iterations over {adjacency.nnz // 2:,} "
+                    f"ties is {visits:,} tie visits, the limit is {NETWORK_WORK.value:,} ({NETWORK_WORK.advice})")
+            # A few more than the bound: beyond it only rounding keeps the change above the tolerance.
+            budget = min(budget, needed + 10)
     raise AuditInputError(
-        f"network term did not converge to tolerance {tolerance:g} in {max_iterations} iterations "
-        f"(error bound {factor * residual:.3g}); raise max_iterations or the tolerance")
+        f"{where} did not converge to tolerance {tolerance:g} in {it:,} iterations "
+        f"(error bound {factor * residual:.3g}; the tolerance may be below floating-point precision "
+        f"for these scores); raise the tolerance")
 
 
 def solve_network(
@@ -350,6 +456,7 @@ def solve_network(
     max_iterations: int = 10_000,
     start: np.ndarray | None = None,
     method: str = "iterate",
+    where: str = "network term",
 ) -> NetworkSolution:
     """Solve the rule's network term on a :class:`Graph` (see :func:`fixed_point`).
 
@@ -366,4 +473,4 @@ def solve_network(
     [533.333333, 666.666667]
     """
     return fixed_point(own, graph.adjacency, weight, lo=lo, hi=hi, tolerance=tolerance,
-                       max_iterations=max_iterations, start=start, method=method)
+                       max_iterations=max_iterations, start=start, method=method, where=where)

@@ -182,7 +182,7 @@ def test_isolates_keep_own_score_exactly_without_clamp():
 def test_non_convergence_and_bad_weight_are_errors():
     g = _random_graph(50, 100, seed=4)
     own = np.linspace(400, 900, 50)
-    with pytest.raises(AuditInputError, match="did not converge"):
+    with pytest.raises(AuditInputError, match="cannot converge within the limit of 2 iterations"):
         solve_network(own, g, 0.9, tolerance=1e-12, max_iterations=2)
     for w in (0.0, 1.0, -0.1):
         with pytest.raises(AuditInputError, match="weight"):

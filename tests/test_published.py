@@ -226,7 +226,7 @@ def test_lookup_interpolates_only_counterfactual_fractions():
 
 
 def test_lookup_misses_and_misuse_are_one_line_errors(tmp_path):
-    text = builtin_path("psa_fta").read_text().replace("7: 6}", "6: 5}")  # drop raw 7
+    text = builtin_path("psa_fta").read_text().replace(", 7: 6}", "}")  # drop raw 7
     path = tmp_path / "short.yaml"
     path.write_text(text)
     rule = validate_rule_file(path)

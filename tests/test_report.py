@@ -350,7 +350,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     out = tmp_path / "out"
     first = report.save(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert sorted(before) == ["report.html", "report.json", "report.md"]
+    assert sorted(before) == ["manifest.json", "report.html", "report.json", "report.md"]
 
     def broken(self):
         raise RuntimeError("rendering failed")

@@ -54,7 +54,7 @@ class Prepared:
         net = self.rule.network
         return fixed_point(own, self.graph.adjacency if adj is None else adj, net.weight, lo=lo, hi=hi,
                            tolerance=self.tolerance, max_iterations=net.max_iterations, start=start,
-                           method=self.method)
+                           method=self.method, where=self.rule.network_where)
 
     def solver_info(self, sol: FixedPoint | None = None) -> dict:
         sol = self.solution if sol is None else sol
@@ -87,7 +87,7 @@ def prepare(rule, people: pd.DataFrame, graph: Graph, groupings: Grouping | Sequ
     if net is not None:
         lo, hi = network_bounds(rule)
         sol = fixed_point(own, graph.adjacency, net.weight, lo=lo, hi=hi, tolerance=tol,
-                          max_iterations=net.max_iterations, method=method)
+                          max_iterations=net.max_iterations, method=method, where=rule.network_where)
     fav_own = favourable_attainment(rule, own, flags)
     fav_final = fav_own if sol is None else favourable_attainment(rule, sol.scores, flags)
     return Prepared(rule, graph, groupings, own, sol, flags, fav_own, fav_final, tol, method)

@@ -408,6 +408,10 @@ def _shapley(prep: Prepared, g, ref: int, todo: list[int], columns: list[Input],
     """
     p = len(columns)
     units = max(2, int(units))
+    if p == 0:
+        # The rule reads no column (e.g. a lookup over constant terms): there is nothing to share the gap
+        # between, and every pair of people has the same score, so nothing to sample either.
+        return {code: {"phi": np.zeros(0), "se": np.zeros(0), "total_se": 0.0, "units": 0} for code in todo}
     rows = _group_rows(g.codes, g.n_groups)
     rng = rng_for(prep.seed, "shapley", g.key)
     plan = []
@@ -653,6 +657,17 @@ def _feature_matrix(prep: Prepared) -> tuple[np.ndarray, list[bool], list[str]]:
     return X, mask, names
 
 
+def _can_stop_early(y: np.ndarray, k: int) -> bool:
+    """Whether the classifier's stratified 10% validation split exists for these training labels.
+
+    sklearn needs every class at least twice and both parts at least as large as the number of
+    classes; on a tiny fold it raises instead, so there the model is fitted without early stopping.
+    """
+    n_val = int(np.ceil(0.1 * len(y)))
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=k)
+    return n_val >= k and len(y) - n_val >= k and counts[counts > 0].min(initial=0) >= 2
+
+
 def _ovr_auc(y: np.ndarray, proba: np.ndarray, k: int) -> float:
     if k == 2:
         return auc_from_scores(y == 1, proba[:, 1])
@@ -687,7 +702,7 @@ def encoding_records(prep: Prepared, *, cv_folds: int = 5, cv_max_rows: int = 50
             with threadpool_limits(limits=1, user_api="openmp"):
                 for tr, te in d["splits"]:
                     model = HistGradientBoostingClassifier(
-                        max_iter=max_iter, learning_rate=0.2, max_bins=63, early_stopping=True,
+                        max_iter=max_iter, learning_rate=0.2, max_bins=63, early_stopping=_can_stop_early(y[tr], k),
                         random_state=prep.seed,
                         categorical_features=np.asarray(mask, dtype=bool) if any(mask) else None)
                     model.fit(Xs[tr], y[tr])

@@ -195,7 +195,7 @@ class Prepared:
         net = self.rule.network
         lo, hi = self.rule.range if self.rule.range is not None else (None, None)
         return solve_network(own, self.graph, net.weight, lo=lo, hi=hi, tolerance=net.tolerance,
-                             max_iterations=net.max_iterations).scores
+                             max_iterations=net.max_iterations, where=self.rule.network_where).scores
 
     def column_contribution(self, inp: Input) -> np.ndarray:
         """Sum of the contributions of the terms reading column ``inp`` (points tables)."""

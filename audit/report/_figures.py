@@ -7,13 +7,17 @@ Every figure is returned as an inline SVG string:
   mathtext is off (``text.parse_math: False``), so a ``$`` in a label is a dollar;
 * ids are hashed with a per-figure salt (``svg.hashsalt``), so two figures in
   one page never share an id and the same document always gives the same bytes;
-* no date or creator metadata is written.
+* no date or creator metadata is written;
+* bidirectional control characters from the data show as ``[U+XXXX]`` (see :mod:`audit._text`);
+* every legend label goes through :func:`_legend_label`, because matplotlib silently
+  leaves out of a legend any label that starts with ``_`` (a group called ``_minority``).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -22,6 +26,8 @@ matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from audit._text import visible_controls  # noqa: E402
 
 #: Okabe-Ito, colour-blind safe, in a fixed order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -60,7 +66,11 @@ def colour(i: int) -> str:
 def render_svg(fig_id: str, draw: Callable[[], Figure]) -> str:
     """Run ``draw`` under the report style and return its figure as an inline SVG element."""
     style = dict(_STYLE, **{"svg.hashsalt": f"audit-report-{fig_id}"})
-    with plt.rc_context(style):
+    with plt.rc_context(style), warnings.catch_warnings():
+        # Text is written as SVG text (svg.fonttype none) and drawn by the browser with its own fonts, so
+        # a group name in a script DejaVu Sans lacks (Chinese, say) still shows; matplotlib's warning that
+        # it cannot measure those glyphs exactly says nothing to the user.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
         fig = draw()
         buf = io.StringIO()
         try:
@@ -68,7 +78,7 @@ def render_svg(fig_id: str, draw: Callable[[], Figure]) -> str:
                         metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
         finally:
             plt.close(fig)
-    svg = buf.getvalue()
+    svg = visible_controls(buf.getvalue())  # any text drawn without _short, too
     svg = _XML_DECL.sub("", svg, count=1)
     svg = _DOCTYPE.sub("", svg, count=1)
     svg = _METADATA.sub("", svg, count=1)
@@ -80,8 +90,27 @@ def render_svg(fig_id: str, draw: Callable[[], Figure]) -> str:
 
 
 def _short(text: str, width: int = 28) -> str:
-    text = str(text)
+    text = visible_controls(str(text))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+#: Put before a label that starts with "_": matplotlib treats such labels as "leave out of the legend".
+#: A zero-width space is invisible, keeps the label's text as written and is in every DejaVu font.
+_LEGEND_GUARD = "\u200b"
+
+
+def _legend_label(text: object, width: int = 28) -> str:
+    """A label that matplotlib will show in a legend, shortened to ``width`` characters.
+
+    Examples
+    --------
+    >>> _legend_label("_minority") == "\u200b_minority"
+    True
+    >>> _legend_label("majority")
+    'majority'
+    """
+    label = _short(str(text), width)
+    return _LEGEND_GUARD + label if label.startswith("_") else label
 
 
 class NothingToPlot(Exception):
@@ -198,7 +227,7 @@ def impact_curves(curve: dict, cuts: Sequence[dict], score_range=None) -> Figure
         for j, s in enumerate([s for s in series if tuple(s["attributes"]) == attrs_key]):
             yv = [float("nan") if v is None else v for v in s["impact_ratio"]]
             ax.plot(s["x"], yv, color=colour(j), linewidth=1.3, drawstyle="steps-post",
-                    label=_short(", ".join(str(v) for v in s["group"].values()), 20))
+                    label=_legend_label(", ".join(str(v) for v in s["group"].values()), 20))
         ax.axhline(0.8, color=LINE_COLOUR, linestyle="--", linewidth=1.0, zorder=1)
         ax.annotate("0.8", xy=(1.0, 0.8), xycoords=("axes fraction", "data"), va="center", ha="left",
                     fontsize=6.5, color=LINE_COLOUR, xytext=(2, 0), textcoords="offset points")
@@ -233,7 +262,7 @@ def tier_attainment(rows: Sequence[dict], tiers: Sequence[str]) -> Figure:
             vals = [r["tier_attainment"].get(t) for t in tiers]
             ys = [100 * v if v is not None else 0.0 for v in vals]
             ax.bar(xs, ys, width=width * 0.95, color=colour(j),
-                   label=_short(", ".join(str(v) for v in r["group"].values()), 20))
+                   label=_legend_label(", ".join(str(v) for v in r["group"].values()), 20))
             for x, v in zip(xs, vals, strict=True):
                 if v is None:  # suppressed: mark it, never draw it as zero
                     ax.annotate("s", xy=(x, 0), xytext=(0, 2), textcoords="offset points", ha="center",
@@ -265,7 +294,7 @@ def association_influence(points: Sequence[dict], label_top: int = 8, epsilon: f
     for i, a in enumerate(attrs):
         pts = [p for p in points if str(p["attribute"]) == a]
         ax.scatter([p["association"] for p in pts], [p["influence"] for p in pts], s=22, color=colour(i),
-                   label=_short(a, 24), alpha=0.85, edgecolor="white", linewidth=0.4, zorder=3)
+                   label=_legend_label(a, 24), alpha=0.85, edgecolor="white", linewidth=0.4, zorder=3)
     # Label each of the strongest inputs once, at its strongest point; stagger labels that would collide.
     best: dict[str, dict] = {}
     for p in sorted(points, key=lambda p: (-(p.get("proxy_strength") or 0.0), str(p["feature"]))):
@@ -379,7 +408,7 @@ def rounds_by_group(panels: Sequence[tuple[str, Sequence[tuple[str, Sequence[flo
         ax = axes[i // ncols, i % ncols]
         for j, (name, ys) in enumerate(series):
             ax.plot(list(rounds)[: len(ys)], [float("nan") if v is None else v for v in ys], marker="o",
-                    markersize=3, color=colour(j), linewidth=1.3, label=_short(name, 20))
+                    markersize=3, color=colour(j), linewidth=1.3, label=_legend_label(name, 20))
         if hline is not None:
             ax.axhline(hline, color=LINE_COLOUR, linestyle="--", linewidth=1.0)
         _panel_legend(ax, title)

@@ -7,6 +7,7 @@ from functools import lru_cache
 import jinja2
 from markupsafe import Markup
 
+from audit._text import visible_controls
 from audit.report._view import build_view
 
 #: Styles of the report body, scoped to ``.audit-report`` so that the notebook fragment can carry them too.
@@ -39,10 +40,21 @@ CSS = """
 """
 
 
+def _finalize(value: object) -> object:
+    """Every ``{{ value }}`` before escaping: bidirectional controls become visible ``[U+XXXX]``.
+
+    Markup (the stylesheet, figures already made safe by :mod:`audit.report._figures`) passes through.
+    """
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_controls(value)
+    return value
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     # Autoescape everything: rule labels, column names and group values are untrusted text.
     return jinja2.Environment(
+        finalize=_finalize,
         loader=jinja2.PackageLoader("audit.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import re
 
+from audit._text import visible_controls
 from audit.report._view import build_view
 
 _MD_SPECIAL = re.compile(r"([`*_\[\]#~!{}])")
 
 
 def md_escape(text: object) -> str:
-    """Escape a string for Markdown: no table breaks, no raw HTML, no links, no emphasis.
+    r"""Escape a string for Markdown: no table breaks, no raw HTML, no links, no emphasis,
+    and no invisible bidirectional controls (each is shown as ``[U+XXXX]``).
 
     Examples
     --------
     >>> md_escape("<script>alert(1)</script> | *x*")
-    '&lt;script&gt;alert(1)&lt;/script&gt; \\\\| \\\\*x\\\\*'
+    '&lt;script&gt;alert(1)&lt;/script&gt; \\| \\*x\\*'
+    >>> md_escape("\u202eA")
+    '\\[U+202E\\]A'
     """
-    s = str(text)
+    s = visible_controls(str(text))
     s = s.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = s.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
 def _code(text: object) -> str:
-    s = str(text).replace("\n", " ").replace("|", "\\|")
+    s = visible_controls(str(text)).replace("\n", " ").replace("|", "\\|")
     if "`" in s or "<" in s or "&" in s:
         return md_escape(s)
     return f"`{s}`"

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit._io import ensure_dir, write_atomic
+from audit._io import write_bundle
+from audit._text import BIDI_JSON_ESCAPES
 from audit.report._document import build_document
 
 FORMATS = ("json", "md", "html")
@@ -16,7 +17,10 @@ FORMATS = ("json", "md", "html")
 
 def _json_text(doc: dict) -> str:
     # allow_nan=False: a NaN reaching the report is a bug, not something to print.
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    # Bidirectional controls from the data or a rule file (U+202E reverses the text after it) stay in
+    # the values but are written as \u escapes, so no editor or terminal showing the file reorders it.
+    return text.translate(BIDI_JSON_ESCAPES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,7 +28,8 @@ class Report:
     """An audit report.
 
     ``to_dict()`` is exactly what ``report.json`` holds; ``save(dir)`` writes
-    ``report.json``, ``report.md`` and ``report.html`` atomically.  The live
+    ``report.json``, ``report.md`` and ``report.html`` as one unit (with a
+    ``manifest.json`` naming the run; see :func:`audit._io.write_bundle`).  The live
     result objects of each family are in ``results`` for further analysis in
     Python; they never leave the process.
     """
@@ -70,7 +75,12 @@ class Report:
         return copy.deepcopy(self.document["summary"])
 
     def save(self, out_dir: str | Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
-        """Write the report files into ``out_dir`` (created if needed); each file appears whole or not at all."""
+        """Write the report files into ``out_dir`` (created if needed) as one unit.
+
+        A reader of ``out_dir`` sees the previous report or this one, never a mix of
+        the two and never a half-written file; ``manifest.json``, written last, lists
+        every file with its SHA-256 (see :func:`audit._io.write_bundle`).
+        """
         # Render everything first, so that a failure in one format leaves no partial set of
         # files (and no empty output folder).
         texts = {}
@@ -85,8 +95,8 @@ class Report:
                 from audit._errors import AuditInputError
 
                 raise AuditInputError(f"unknown report format {fmt!r} (choose from json, md, html)")
-        out = ensure_dir(out_dir)
-        return {fmt: write_atomic(out / f"report.{fmt}", text) for fmt, text in texts.items()}
+        paths = write_bundle(out_dir, {f"report.{fmt}": text for fmt, text in texts.items()})
+        return {fmt: paths[f"report.{fmt}"] for fmt in texts}
 
     def _repr_html_(self) -> str:
         """Notebook display: the lead, the pushed-out table and the disparate-impact figures."""

@@ -13,7 +13,8 @@ Grammar
 ==============  ===================================================================
 Construct       What is allowed
 ==============  ===================================================================
-column          a name such as ``video_game_hours`` (not starting with ``__``)
+column          a name such as ``video_game_hours`` (not starting with ``__``), matched
+                exactly as written
 number          ``10``, ``2.5``, ``1e3``, ``True``, ``False`` (integers up to 2**53)
 text            ``"18-29"`` -- only as an operand of ``==``, ``!=``, ``in``, ``not in``
 arithmetic      ``+ - * / // % **``, unary ``-`` and ``+``; the exponent of ``**``
@@ -36,16 +37,28 @@ bitwise operators, ``None`` and any function not in the list.  Limits: at most
 
 Semantics
 ---------
+* **Names** are matched exactly as written.  Python itself would read ``𝔤``
+  or ``ｇ`` as ``g`` (it normalises identifiers to NFKC), so a rule could
+  appear to read one column and read another; here ``𝔤`` reads only a column
+  named ``𝔤``, and a function name must be written plainly (``ｍin`` is
+  refused).
 * **Numbers.**  Number columns of any dtype (ints, unsigned, floats, nullable
   ``Int64``/``Float64``, categoricals with numeric categories) are read as
   float64 for arithmetic and functions.  ``True`` counts as 1 in arithmetic.
   The result is a float64 array, or a bool array for conditions.
+* **Number written in the rule, compared with a column** (``==``, ``!=``,
+  ``<``, ``<=``, ``>``, ``>=``, ``in``, ``not in``) is first rounded to the
+  column's precision, so on a float32 column (common in Parquet files), whose
+  stored 0.1 is 0.100000001490116, ``rate == 0.1`` and ``rate in [0.1, 0.2]``
+  both match it, and ``x in [a, b]`` is always ``x == a or x == b``.  (A
+  number beyond float32's range is compared exactly: it equals nothing.)
 * **Missing values** (NaN, None, ``pd.NA``).  Arithmetic and functions
   propagate NaN (``min``/``max`` too).  A comparison with a missing value is
   False (``==``, ``<``, ``<=``, ``>``, ``>=``, ``in``); ``!=`` and ``not in``
   are exactly the negation of ``==`` and ``in``, so they are True for a
-  missing value -- as in numpy and pandas.  In ``and``/``or``/``not`` and as
-  the condition of ``where`` a missing value counts as False (so ``not x`` is
+  missing value -- as in numpy and pandas.  In ``and``/``or``/``not``, as
+  the condition of ``where`` and as a whole condition (a rule's ``when:``,
+  see :func:`as_condition`) a missing value counts as False (so ``not x`` is
   True where ``x`` is missing) and any other number counts as True when it is
   non-zero.  Use ``isnull(x)`` / ``notnull(x)`` to test for missing values.
 * **Division by zero and domain errors** follow IEEE arithmetic, silently:
@@ -65,6 +78,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,18 +87,20 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._limits import EXPRESSION_CHARS, EXPRESSION_DEPTH, EXPRESSION_NODES
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
     "Expression",
     "ExpressionError",
+    "as_condition",
     "compile_expression",
     "evaluate_columns",
 ]
 
-MAX_LENGTH = 2000
-MAX_NODES = 1000
-MAX_DEPTH = 100
+MAX_LENGTH = EXPRESSION_CHARS.value
+MAX_NODES = EXPRESSION_NODES.value
+MAX_DEPTH = EXPRESSION_DEPTH.value
 MAX_EXPONENT = 8
 MAX_INT = 2**53  # larger integers are not exactly representable as float64
 MAX_ROUND_DIGITS = 15
@@ -159,7 +175,8 @@ def _classify(name: str, values: Any) -> np.ndarray | _Text:
     if isinstance(dtype, pd.CategoricalDtype):
         categories = dtype.categories
         if categories.dtype.kind in "iufb":
-            table = np.append(categories.to_numpy(dtype=np.float64), np.nan)
+            as_float = categories.dtype if categories.dtype.kind == "f" else np.float64
+            table = np.append(categories.to_numpy(dtype=as_float), np.array(np.nan, dtype=as_float))
             return table[values.array.codes]  # code -1 (missing) -> NaN
         return _Text(name, values)
     if isinstance(dtype, pd.StringDtype):
@@ -182,7 +199,10 @@ def _classify(name: str, values: Any) -> np.ndarray | _Text:
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
         if isinstance(dtype, np.dtype):
             return values.to_numpy()
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        # Nullable Float32 / float32[pyarrow] keep their precision, so literals match as on numpy float32.
+        stored = dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else None
+        as_float = stored if stored is not None and stored.kind == "f" else np.float64
+        return values.to_numpy(dtype=as_float, na_value=np.nan)
     if pd.api.types.is_string_dtype(dtype):
         return _Text(name, values)
     raise _Problem(f"column {name!r} has type {dtype}; expressions can only use numbers, true/false and text")
@@ -249,6 +269,34 @@ def _truth(value: Any) -> Any:
     if isinstance(value, _Text):
         raise _Problem(_text_only(value.name))
     return bool(value == value and value != 0)
+
+
+def _low_precision(value: Any) -> bool:
+    """A float array stored with less precision than float64 (float32, float16)."""
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize < 8
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _at_precision(dtype: np.dtype, value: float) -> Any:
+    """A number written in the rule, rounded to the precision of the float column it is compared with.
+
+    One rule for ``==``, ordering and ``in`` (numpy alone would round for ``==`` but not
+    for ``np.isin``).  A number beyond the column's range stays float64: it equals nothing.
+    """
+    with np.errstate(over="ignore"):
+        rounded = dtype.type(value)
+    return rounded if np.isfinite(rounded) else np.float64(value)
+
+
+def _same_precision(a: Any, b: Any) -> tuple[Any, Any]:
+    if _low_precision(a) and _literal(b):
+        return a, _at_precision(a.dtype, b)
+    if _low_precision(b) and _literal(a):
+        return _at_precision(b.dtype, a), b
+    return a, b
 
 
 def _is_boolish(value: Any) -> bool:
@@ -351,8 +399,13 @@ def _signed_number(node: ast.AST) -> float | None:
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, source: str) -> None:
         self.columns: set[str] = set()
+        self.source = source
+
+    def _written(self, node: ast.Name) -> str:
+        """A name exactly as written in the rule (the AST holds its NFKC form: 'ｇ' and '𝔤' become 'g')."""
+        return ast.get_source_segment(self.source, node) or node.id
 
     # Contexts: "value" (arithmetic; columns read as float64), "raw" (logic, isnull; columns read as
     # stored) and "compare" (operands of ==, <, in ...; as "raw" and text constants are allowed).
@@ -401,8 +454,8 @@ class _Compiler:
         raise _Problem(f"constant {_short(repr(value), 30)} is not allowed")
 
     def _name(self, node: ast.Name, ctx: str) -> _Node:
-        name = node.id
-        if name.startswith("__"):
+        name = self._written(node)
+        if name.startswith("__") or node.id.startswith("__"):
             raise _Problem(f"name {name!r} is not allowed (names starting with '__' are reserved)")
         self.columns.add(name)
         return _Node(lambda env: env.raw(name), "any", column=name)
@@ -512,7 +565,7 @@ class _Compiler:
             raise _Problem(f"attribute access '.{func.attr}' is not allowed")
         if not isinstance(func, ast.Name):
             raise _Problem(f"only the named functions {', '.join(ALLOWED_FUNCTIONS)} can be called")
-        name = func.id
+        name = self._written(func)
         if name not in ALLOWED_FUNCTIONS:
             raise _Problem(f"function {name!r} is not allowed (allowed: {', '.join(ALLOWED_FUNCTIONS)})")
         if node.keywords:
@@ -625,9 +678,9 @@ def _equality(left: _Node, right: _Node, *, negate: bool) -> Callable[[Any, Any]
                 raise _Problem(_mixed_message(a, b, names))
             eq = _text_equal(a, b)
         elif negate:
-            return np.not_equal(a, b)
+            return np.not_equal(*_same_precision(a, b))
         else:
-            return np.equal(a, b)
+            return np.equal(*_same_precision(a, b))
         return np.logical_not(eq) if negate else eq
 
     return run
@@ -667,7 +720,7 @@ def _ordering(ufunc: np.ufunc) -> Callable[[Any, Any], Any]:
         for side in (a, b):
             if isinstance(side, _Text):
                 raise _Problem(_text_only(side.name))
-        return ufunc(a, b)
+        return ufunc(*_same_precision(a, b))
 
     return run
 
@@ -704,7 +757,11 @@ def _membership(left: _Node, node: ast.List | ast.Tuple | ast.Set, *, negate: bo
             if text_list:
                 who = f"column {name!r} holds numbers" if name else "a number"
                 raise _Problem(f"{who}; it cannot be compared with the text list {_short(repr(texts), 40)}")
-            result = np.isin(a, numbers)
+            if _low_precision(a):
+                rounded = [_at_precision(a.dtype, v) for v in numbers.tolist()]
+                result = np.isin(a, np.asarray([v for v in rounded if v.dtype == a.dtype], dtype=a.dtype))
+            else:
+                result = np.isin(a, numbers)
         else:
             result = bool(a == a) and a in values
         return np.logical_not(result) if negate else result
@@ -780,12 +837,36 @@ class Expression:
         return evaluate_columns([self], frame, n)[0]
 
 
+def as_condition(values: np.ndarray) -> np.ndarray:
+    """An evaluated condition as true/false per person: the one missing-value rule for conditions.
+
+    A missing value (NaN, from a nullable true/false or a number column) counts as
+    false, as it does inside ``and``/``or``/``not`` and ``where``; any other number
+    counts as true when it is non-zero.  A rule's ``when:`` terms are scored with this
+    rule by every audit family.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_condition(np.array([1.0, 0.0, np.nan, -2.0])).tolist()
+    [True, False, False, True]
+    """
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return values
+    return np.asarray(_truth(values.astype(np.float64, copy=False)), dtype=bool)
+
+
 def _recompile(text: str, where: str) -> Expression:
     return compile_expression(text, where=where)
 
 
 def _unknown_column(column: str, names: Sequence[Any]) -> str:
     candidates = [str(c) for c in names]
+    alike = [c for c in candidates if unicodedata.normalize("NFKC", c) == unicodedata.normalize("NFKC", column)]
+    if alike:
+        return (f"unknown column {column!r} (column {alike[0]!r} only looks alike: names are matched "
+                f"exactly as written)")
     lowered = {c.lower(): c for c in candidates}
     match = lowered.get(column.lower())
     if match is None:
@@ -898,8 +979,9 @@ def compile_expression(text: str, *, where: str = "") -> Expression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"{prefix}: the expression is too long ({len(text)} characters; "
                               f"at most {MAX_LENGTH})")
+    source = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
         where_in = f" at column {error.offset}" if error.offset else ""
         raise ExpressionError(f"{prefix}: cannot parse the expression: {error.msg}{where_in}") from None
@@ -907,7 +989,7 @@ def compile_expression(text: str, *, where: str = "") -> Expression:
         raise ExpressionError(f"{prefix}: cannot parse the expression: {error}") from None
     try:
         _check_size(tree)
-        compiler = _Compiler()
+        compiler = _Compiler(source)
         node = compiler.build(tree.body, "value")
     except _Problem as problem:
         raise ExpressionError(f"{prefix}: {problem}") from None

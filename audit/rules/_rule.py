@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from audit._errors import AuditInputError
+from audit._limits import RULE_COLUMNS, enforce
 from audit.rules._spec import RuleSpec, read_spec, slug
 from audit.rules._tiers import Tier, attainment
 
@@ -177,6 +178,7 @@ class Rule:
             features |= set(expr.columns)
         if spec.kind == "observed":
             features.add(spec.score_column)
+        enforce(RULE_COLUMNS, len(features), where=f"{origin}: the rule reads")
         tiers = tuple(
             Tier(t.name, t.benefit, t.threshold, t.at_most, t.top_k, t.top_fraction, t.source, t.illustrative,
                  t.favourable, t.context)
@@ -355,6 +357,16 @@ class Rule:
 
     # ------------------------------------------------------------------ properties
     @property
+    def origin(self) -> str:
+        """Where the rule came from, as error messages name it: a file path, ``builtin:NAME`` or the name."""
+        return self._origin or self.name
+
+    @property
+    def network_where(self) -> str:
+        """How error messages about this rule's network term start, e.g. ``rules/my.yaml: network term``."""
+        return f"{self.origin}: network term"
+
+    @property
     def is_additive(self) -> bool:
         """True for points tables: the score is base + a sum of per-term points.
 
@@ -390,25 +402,33 @@ class Rule:
         self.check_columns(people)
         cols = {}
         for term, expr in zip(self.terms, self._compiled, strict=True):
-            v = expr.evaluate(people)
-            if term.kind == "condition":
-                if v.dtype != bool:
-                    vf = np.asarray(v, dtype=float)
-                    if np.isnan(vf).any():
-                        raise AuditInputError(
-                            f"{self._origin}: term {term.label!r}: condition is missing (NaN) for "
-                            f"{int(np.isnan(vf).sum())} rows")
-                    v = vf != 0
-                cols[term.id] = np.where(v, term.points, 0.0)
-            else:
-                vf = np.asarray(v, dtype=float)
-                bad = ~np.isfinite(vf)
-                if bad.any():
-                    raise AuditInputError(
-                        f"{self._origin}: term {term.label!r}: value is missing or not finite for "
-                        f"{int(bad.sum())} rows (columns: {', '.join(sorted(expr.columns)) or 'none'})")
-                cols[term.id] = term.points * vf
+            cols[term.id] = self._points(term, expr, expr.evaluate(people))
         return pd.DataFrame(cols, index=people.index)
+
+    def _points(self, term: Term, expr, values: np.ndarray) -> np.ndarray:
+        """The points one term gives each person: the one place where a term's result becomes points.
+
+        A condition that is missing counts as false (:func:`audit.rules._expr.as_condition`),
+        whichever audit family asks; a value that is missing or not finite, or points that
+        overflow, are an error naming the term.
+        """
+        from audit.rules._expr import as_condition
+
+        if term.kind == "condition":
+            return np.where(as_condition(values), term.points, 0.0)
+        vf = np.asarray(values, dtype=float)
+        bad = ~np.isfinite(vf)
+        if bad.any():
+            raise AuditInputError(
+                f"{self._origin}: term {term.label!r}: value is missing or not finite for "
+                f"{int(bad.sum())} rows (columns: {', '.join(sorted(expr.columns)) or 'none'})")
+        with np.errstate(over="ignore", invalid="ignore"):
+            points = term.points * vf
+        if not np.isfinite(points).all():
+            raise AuditInputError(
+                f"{self._origin}: term {term.label!r}: weight {term.points:g} times the value overflows "
+                f"for {int((~np.isfinite(points)).sum())} rows")
+        return points
 
     def raw_totals(self, people: pd.DataFrame) -> np.ndarray:
         """Points tables: ``base`` + the sum of the terms' points, before any lookup and clamping."""
@@ -421,18 +441,20 @@ class Rule:
         self.check_columns(people)
         if self.kind == "points":
             total = np.full(len(people), float(self.base or 0.0))
-            # Summing term by term avoids materialising the (n, terms) frame on the hot path.
-            for term, expr in zip(self.terms, self._compiled, strict=True):
-                v = expr.evaluate(people)
-                if term.kind == "condition":
-                    if v.dtype != bool:
-                        v = np.nan_to_num(np.asarray(v, dtype=float)) != 0
-                    total += term.points * v
-                else:
-                    total += term.points * v
+            # Summing term by term avoids materialising the (n, terms) frame on the hot path.  Conditions
+            # follow the same missing-value rule as term_contributions (as_condition).
+            from audit.rules._expr import as_condition
+
+            with np.errstate(over="ignore", invalid="ignore"):
+                for term, expr in zip(self.terms, self._compiled, strict=True):
+                    v = expr.evaluate(people)
+                    total += term.points * (as_condition(v) if term.kind == "condition" else v)
             if not np.isfinite(total).all():
-                # Only on failure: find and name the term that produced missing values.
+                # Only on failure: find and name the term that produced missing or infinite points.
                 self.term_contributions(people)
+                raise AuditInputError(
+                    f"{self._origin}: the points add up to more than a float can hold for "
+                    f"{int((~np.isfinite(total)).sum())} rows (check the terms' points and weights)")
             scores = total
             if self.lookup is not None:
                 scores = self.lookup.apply(scores, rule=self.name)
@@ -472,7 +494,8 @@ class Rule:
                 f"graph has {graph.n_nodes} nodes but the population has {len(own)} rows")
         lo, hi = self.range if self.range is not None else (None, None)
         sol = solve_network(own, graph, self.network.weight, lo=lo, hi=hi,
-                            tolerance=self.network.tolerance, max_iterations=self.network.max_iterations)
+                            tolerance=self.network.tolerance, max_iterations=self.network.max_iterations,
+                            where=self.network_where)
         return ScoreSet(own, sol.scores, sol.iterations, True)
 
     def score(self, people: pd.DataFrame, graph=None) -> np.ndarray:
@@ -682,9 +705,13 @@ def load_rule(name_or_path: str | Path | Rule) -> Rule:
             from audit.rules._spec import parse_spec
 
             return Rule.from_spec(parse_spec(spec_text, source=f"builtin:{text}"), origin=f"builtin:{text}")
-        if not Path(text).exists():
+        try:
+            exists = Path(text).exists()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL character
+            exists = False
+        if not exists:
             raise AuditInputError(
-                f"unknown rule {text!r}: not a built-in rule ({', '.join(_builtin_names())}) nor a file")
+                f"unknown rule {text[:80]!r}: not a built-in rule ({', '.join(_builtin_names())}) nor a file")
     return validate_rule_file(text)
 
 

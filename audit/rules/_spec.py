@@ -1,9 +1,14 @@
 """The YAML points-table format, validated with pydantic.
 
-A rule file is untrusted text: it is parsed with ``yaml.safe_load`` (no object
-construction), validated against these models (unknown keys are errors, so a
-typo such as ``treshold`` cannot silently drop a tier), and its expressions are
-compiled by :mod:`audit.rules._expr`, never evaluated by Python.
+A rule file is untrusted text.  It is parsed by a restricted YAML loader
+(:class:`_RuleLoader`, built on ``yaml.SafeLoader``: no object construction)
+that reads plain YAML 1.2 values only -- ``yes``/``no``/``on``/``off`` are
+text, ``8:20`` is text, ``017`` is seventeen, there are no dates -- and refuses
+duplicate keys, aliases, merge keys, explicit tags and deep nesting.  The
+result is validated against these models in strict mode (unknown keys are
+errors, so a typo such as ``treshold`` cannot silently drop a tier; a number
+must be written as a number and true/false as ``true``/``false``), and its
+expressions are compiled by :mod:`audit.rules._expr`, never evaluated by Python.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from audit import _limits
 from audit._errors import AuditInputError
+from audit._limits import RULE_COLUMNS, RULE_FILE_BYTES, RULE_NESTING, RULE_SOURCES, RULE_TERMS, RULE_TIERS
 
 STATUSES = ("official", "reported", "reported, unofficial", "surrogate", "illustrative", "user")
 
 
 class _Strict(BaseModel):
     # allow_inf_nan=False: a threshold of .nan or a range up to .inf is a mistake, not a rule.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: no coercion -- "650" is not a number, "yes" or 1 is not true/false.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class SourceSpec(_Strict):
@@ -36,6 +44,13 @@ class ColumnSpec(_Strict):
     type: Literal["bool", "number", "integer", "category"]
     description: str = ""
     values: list[Any] | None = Field(default=None, max_length=10_000)
+
+    @field_validator("values")
+    @classmethod
+    def _flat(cls, v):
+        if v is not None and any(isinstance(x, (list, dict)) for x in v):
+            raise ValueError("'values' lists the values of the column: numbers, text or true/false")
+        return v
 
 
 #: A context tag: one lower-case word or hyphenated phrase ("speech", "public-services").
@@ -78,7 +93,7 @@ class TermSpec(_Cited):
 class NetworkSpec(_Cited):
     weight: float = Field(gt=0, lt=1)
     tolerance: float = Field(default=1e-9, gt=0, le=1)
-    max_iterations: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_iterations: int = Field(default=_limits.NETWORK_ITERATIONS.value, ge=1, le=_limits.NETWORK_ITERATIONS.value)
 
 
 class CitationSpec(_Cited):
@@ -128,18 +143,19 @@ class RuleSpec(_Strict):
     status: Literal[STATUSES]  # type: ignore[valid-type]
     kind: Literal["points", "observed"] = "points"
     description: str = ""
-    sources: list[SourceSpec] = []
-    columns: dict[str, ColumnSpec] = {}
+    sources: list[SourceSpec] = Field(default=[], max_length=RULE_SOURCES.value)
+    columns: dict[str, ColumnSpec] = Field(default={}, max_length=RULE_COLUMNS.value)
     higher_is_better: bool = True
     base: float = 0.0
     base_citation: CitationSpec | None = None
-    range: tuple[float, float] | None = None
+    # A list, not a tuple: strict mode would refuse the YAML list [350, 950] for a tuple.
+    range: list[float] | None = Field(default=None, min_length=2, max_length=2)
     range_citation: CitationSpec | None = None
     lookup: LookupSpec | None = None
     score_column: str | None = None
-    terms: list[TermSpec] = []
+    terms: list[TermSpec] = Field(default=[], max_length=RULE_TERMS.value)
     network: NetworkSpec | None = None
-    tiers: list[TierSpec] = Field(min_length=1)
+    tiers: list[TierSpec] = Field(min_length=1, max_length=RULE_TIERS.value)
 
     @field_validator("range")
     @classmethod
@@ -170,6 +186,16 @@ class RuleSpec(_Strict):
                 raise ValueError("a 'lookup' converts a points total; it needs kind: points")
             if self.network is not None:
                 raise ValueError("a rule with a 'lookup' cannot also have a network term")
+        if self.network is not None and self.range is not None:
+            # The first update moves no score by more than weight x the range; the contraction bound
+            # then says how many iterations the stated tolerance needs, whatever the data.
+            net, (lo, hi) = self.network, self.range
+            needed = _limits.iterations_needed(net.weight, net.tolerance, net.weight * (hi - lo))
+            if needed > net.max_iterations:
+                raise ValueError(
+                    f"network weight {net.weight:g} with tolerance {net.tolerance:g} needs up to {needed:,} "
+                    f"iterations on the range {lo:g} to {hi:g} (max_iterations is {net.max_iterations:,}; "
+                    f"at most {_limits.NETWORK_ITERATIONS.value:,}): lower the weight or raise the tolerance")
         if self.range_citation is not None and self.range is None:
             raise ValueError("'range_citation' cites a 'range' that the rule does not give")
         if self.kind == "observed":
@@ -212,32 +238,123 @@ def _where(loc: tuple, raw: dict) -> str:
     return ": ".join(parts)
 
 
-MAX_RULE_BYTES = 1_000_000
+MAX_RULE_BYTES = RULE_FILE_BYTES.value
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """yaml.SafeLoader without anchors/aliases: a few hundred bytes of nested aliases
-    (a "billion laughs" file) would otherwise expand to gigabytes."""
+def _yaml_error(problem: str, node_or_event) -> yaml.MarkedYAMLError:
+    return yaml.constructor.ConstructorError(None, None, problem, node_or_event.start_mark)
+
+
+class _RuleLoader(yaml.SafeLoader):
+    """A YAML loader for untrusted rule files.
+
+    Built on ``yaml.SafeLoader`` (which never constructs Python objects) and stricter still:
+
+    * plain values follow YAML 1.2's core schema, not PyYAML's YAML 1.1 rules: only
+      ``true``/``false`` are booleans (``yes``, ``no``, ``on``, ``off``, ``y`` are text),
+      ``8:20`` is text (YAML 1.1 reads 500), ``017`` is 17 (not octal 15), ``1_000`` is
+      text, ``1e-9`` is a number, and there are no dates;
+    * a key given twice is an error (YAML would silently keep the last one, so a second
+      ``tiers:`` block would drop the first);
+    * aliases (``*name``: a few hundred bytes of nested aliases expand to gigabytes),
+      merge keys (``<<``) and explicit tags (``!!float``, ``!!binary``, ``!anything``) are errors;
+    * nesting is bounded (the composer is recursive: a few hundred ``[`` exhaust the stack).
+    """
+
+    yaml_implicit_resolvers: dict = {}  # filled below with YAML 1.2 core rules only
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed in rule files", event.start_mark)
-        return super().compose_node(parent, index)
+        if getattr(event, "tag", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, f"explicit YAML tags ({event.tag}) are not allowed in rule files", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > RULE_NESTING.value:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {RULE_NESTING.value} levels deep "
+                    f"({RULE_NESTING.advice})", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            raise _yaml_error(f"expected a mapping, found a {node.id}", node)
+        mapping: dict = {}
+        first_line: dict = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                seen = key in mapping
+            except TypeError:
+                raise _yaml_error("a key must be a plain value (not a list or mapping)", key_node) from None
+            if seen:
+                raise _yaml_error(f"duplicate key {key!r} (first given on line {first_line[key]}); "
+                                  f"YAML would silently keep only the last one", key_node)
+            first_line[key] = key_node.start_mark.line + 1
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        digits = text.lstrip("+-")
+        if len(digits) > _limits.RULE_INTEGER_DIGITS.value:
+            raise _yaml_error(f"integer with {len(digits)} digits is too long "
+                              f"(at most {_limits.RULE_INTEGER_DIGITS.value})", node)
+        sign = -1 if text.startswith("-") else 1
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        return sign * int(digits, 10)
+
+    def construct_yaml_float(self, node):
+        text = self.construct_scalar(node).lower()
+        if text.endswith(".nan"):
+            return float("nan")
+        if text.endswith(".inf"):
+            return float("-inf") if text.startswith("-") else float("inf")
+        return float(text)
+
+
+for _tag, _pattern, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+     list("-+.0123456789")),
+):
+    _RuleLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), _first)
+_RuleLoader.add_constructor("tag:yaml.org,2002:int", _RuleLoader.construct_yaml_int)
+_RuleLoader.add_constructor("tag:yaml.org,2002:float", _RuleLoader.construct_yaml_float)
+
+
+def load_yaml(text: str, *, source: str) -> Any:
+    """Read untrusted YAML text with :class:`_RuleLoader`; errors are one line naming ``source``."""
+    try:
+        return yaml.load(text, Loader=_RuleLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise AuditInputError(f"{source}: not valid YAML{where}: {problem}") from None
+    except RecursionError:  # defence in depth: the nesting bound above should make this unreachable
+        raise AuditInputError(f"{source}: nested too deeply") from None
 
 
 def parse_spec(text: str, *, source: str) -> RuleSpec:
     """Parse and validate rule-file text; errors name the file, the term and the reason on one line."""
     if len(text) > MAX_RULE_BYTES:
         raise AuditInputError(f"{source}: rule file is larger than {MAX_RULE_BYTES:,} characters")
-    try:
-        raw = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise AuditInputError(f"{source}: not valid YAML{where}: {problem}") from None
+    raw = load_yaml(text, source=source)
     if not isinstance(raw, dict):
         raise AuditInputError(f"{source}: a rule file must be a YAML mapping with name, title, terms and tiers")
     try:
@@ -254,11 +371,7 @@ def parse_spec(text: str, *, source: str) -> RuleSpec:
 
 def read_spec(path: str | Path) -> tuple[RuleSpec, str]:
     """Read and validate a rule file; returns the spec and the file's text."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AuditInputError(f"{path}: rule file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditInputError(f"{path}: cannot read rule file: {exc}") from None
+    from audit._io import read_limited
+
+    text = read_limited(path, what="rule file", limit=RULE_FILE_BYTES)
     return parse_spec(text, source=str(path)), text
