@@ -90,6 +90,9 @@ class Finding:
     gap, gap_points : float
         The whole gap the attribution splits: log of the ratio (half a person added to each count), and
         the difference of rates in points.
+    sensitivity : tuple of dict
+        The ratio and verdict with each group of the rule's illustrative numbers changed
+        (:mod:`audit.mechanisms`); ``fragile`` is True when some variant changes the verdict.
     """
 
     attributes: tuple[str, ...]
@@ -124,9 +127,12 @@ class Finding:
     comparator_is_best: bool = True
     rounded: bool = False
     attribution: tuple = ()
+    attribution_kinds: tuple = ()
     attribution_method: str | None = None
     gap: float | None = None
     gap_points: float | None = None
+    sensitivity: tuple = ()
+    fragile: bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "group", _group(self.group))
@@ -212,9 +218,12 @@ class Finding:
                 "attributes": list(self.parent[0]), "group": dict(self.parent[1])},
             "mechanism": self.mechanism,
             "attribution": [p.to_dict() for p in self.attribution] if pub else [],
+            "attribution_kinds": [p.to_dict() for p in self.attribution_kinds] if pub else [],
             "attribution_method": self.attribution_method if pub else None,
             "gap": f(self.gap, 4) if self.gap is not None else None,
             "gap_points": f(self.gap_points, 4) if self.gap_points is not None else None,
+            "sensitivity": [dict(x) for x in self.sensitivity] if pub else [],
+            "fragile": self.fragile if pub else None,
             "top_proxies": [dict(t) for t in self.top_proxies],
             "impact_ratio_without_network": (None if self.impact_ratio_without_network is None
                                              else f(self.impact_ratio_without_network, 4)),

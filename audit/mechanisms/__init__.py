@@ -6,10 +6,18 @@ and the mechanism label derived from it; :func:`design_effects` measures how muc
 the variance of group rates.
 """
 
-from audit.mechanisms._attribute import NAME_BAR, AttributionPart, attribute_grouping, mechanism_of
+from audit.mechanisms._attribute import (
+    KINDS,
+    NAME_BAR,
+    AttributionPart,
+    attribute_grouping,
+    kind_of,
+    mechanism_kinds,
+    mechanism_of,
+)
 from audit.mechanisms._basis import AVERAGING, FRIENDS, Basis, Part, build_basis
 from audit.mechanisms._dependence import design_effects
 from audit.mechanisms._findings import attribute_findings
 
-__all__ = ["AVERAGING", "FRIENDS", "NAME_BAR", "AttributionPart", "Basis", "Part", "attribute_findings",
-           "attribute_grouping", "build_basis", "design_effects", "mechanism_of"]
+__all__ = ["AVERAGING", "FRIENDS", "KINDS", "NAME_BAR", "AttributionPart", "Basis", "Part", "attribute_findings",
+           "attribute_grouping", "build_basis", "design_effects", "kind_of", "mechanism_kinds", "mechanism_of"]

@@ -11,6 +11,7 @@ the table shows.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import numpy as np
 from audit.mechanisms._basis import Basis, build_basis
 from audit.mechanisms._shapley import coalitions, log_gap, point_gap
 
-__all__ = ["NAME_BAR", "AttributionPart", "attribute_grouping", "mechanism_of"]
+__all__ = ["KINDS", "NAME_BAR", "AttributionPart", "attribute_grouping", "kind_of", "mechanism_kinds", "mechanism_of"]
 
 #: A part is named in a finding's mechanism when the lower end of its share's interval is at least this:
 #: the data show it carries at least a fifth of the gap.
@@ -54,22 +55,55 @@ class AttributionPart:
                 "points_ci": [r(self.points_ci[0]), r(self.points_ci[1])], "auc": r(self.auc)}
 
 
-def mechanism_of(parts: Sequence[AttributionPart], bar: float = NAME_BAR) -> str:
-    """The mechanism label, derived from the attribution: the parts whose share interval clears ``bar``.
+#: The kinds of part a mechanism names, in the words of a label.
+KINDS = ("terms", "protected", "network: averaging", "network: friends")
+
+
+def kind_of(part: AttributionPart) -> str:
+    if part.kind in ("term", "input"):
+        return "terms"
+    return part.part if part.kind == "network" else part.kind
+
+
+def mechanism_kinds(kinds: Sequence[AttributionPart], bar: float = NAME_BAR) -> list[str]:
+    """The kinds of part (all terms together, the protected attribute, averaging, friends) whose share interval
+    clears ``bar``, largest share first: the mechanism's category."""
+    named = [k for k in kinds if np.isfinite(k.share_ci[0]) and k.share_ci[0] >= bar]
+    return [k.part for k in sorted(named, key=lambda k: -k.share)]
+
+
+def mechanism_of(parts: Sequence[AttributionPart], kinds: Sequence[AttributionPart] = (),
+                 bar: float = NAME_BAR) -> str:
+    """The mechanism label, derived from the attribution alone.
+
+    The kinds of part whose share interval clears ``bar`` (all terms or inputs together, the protected
+    attribute, the friends term's averaging, its friends part), largest first; for the terms, the terms whose
+    own interval clears the bar are named in brackets.  "diffuse" when no kind does.
 
     Examples
     --------
     >>> p = AttributionPart("buys_diapers", "term", 0.7, (0.55, 0.85), -0.1, (-0.12, -0.08))
     >>> q = AttributionPart("network: averaging", "network", 0.2, (0.05, 0.35), -0.02, (-0.04, 0.0))
-    >>> mechanism_of([p, q])
-    'buys_diapers'
-    >>> mechanism_of([q])
+    >>> t = AttributionPart("terms", "kind", 0.75, (0.6, 0.9), -0.1, (-0.1, -0.1))
+    >>> mechanism_of([p, q], [t, q])
+    'terms (buys_diapers)'
+    >>> mechanism_of([q], [q])
     'diffuse'
     """
-    named = [p for p in parts if p.kind != "residual" and np.isfinite(p.share_ci[0]) and p.share_ci[0] >= bar]
-    if not named:
-        return "diffuse"
-    return " + ".join(("protected: " + p.part) if p.kind == "protected" else p.part for p in named)
+    if not kinds:
+        named = [p for p in parts if p.kind != "residual" and np.isfinite(p.share_ci[0]) and p.share_ci[0] >= bar]
+        return " + ".join(p.part for p in named) or "diffuse"
+    out = []
+    for k in mechanism_kinds(kinds, bar):
+        if k == "terms":
+            inside = [p.part for p in parts if p.kind in ("term", "input") and np.isfinite(p.share_ci[0])
+                      and p.share_ci[0] >= bar]
+            out.append("terms (" + (", ".join(inside) if inside else "several, none alone") + ")")
+        elif k == "protected":
+            out.append("protected (" + ", ".join(p.part for p in parts if p.kind == "protected") + ")")
+        else:
+            out.append(k)
+    return " + ".join(out) or "diffuse"
 
 
 def _auc(values: np.ndarray, in_g: np.ndarray, in_c: np.ndarray) -> float | None:
@@ -182,10 +216,13 @@ def attribute_grouping(ctx, grouping, ref: int, findings, *, clusters: np.ndarra
             shares_b = phib / tb[:, None]
             resid_b = ub_gap[:, all_removed] / tb
         q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
-        sci = np.nanpercentile(shares_b, q, axis=0)
-        pci = np.nanpercentile(ub_pts @ coef, q, axis=0)
-        rci = np.nanpercentile(resid_b, q)
-        rpci = np.nanpercentile(ub_pts[:, all_removed], q)
+        with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # replicates with no gap at all: left out
+            shares_b = np.where(np.isfinite(shares_b), shares_b, np.nan)
+            sci = np.nanpercentile(shares_b, q, axis=0)
+            pci = np.nanpercentile(ub_pts @ coef, q, axis=0)
+            rci = np.nanpercentile(np.where(np.isfinite(resid_b), resid_b, np.nan), q)
+            rpci = np.nanpercentile(ub_pts[:, all_removed], q)
         in_g_all, in_c_all = codes == g, codes == c
         parts = []
         for k, part in enumerate(basis.parts):
@@ -197,6 +234,24 @@ def attribute_grouping(ctx, grouping, ref: int, findings, *, clusters: np.ndarra
                                      (float(rci[0]), float(rci[1])), float(resid_pts),
                                      (float(rpci[0]), float(rpci[1]))))
         parts.sort(key=lambda p: (p.kind == "residual", -(p.share if np.isfinite(p.share) else -np.inf), p.part))
-        out[f.key] = (parts, method, float(total), float(total_pts))
+        # The same for each kind of part (a sum of Shapley values, with its own bootstrap interval).
+        kinds = []
+        kind_idx: dict = {}
+        for k, part in enumerate(basis.parts):
+            kind_idx.setdefault(kind_of(AttributionPart(part.name, part.kind, 0, (0, 0), 0, (0, 0))), []).append(k)
+        for name in KINDS:
+            idx = kind_idx.get(name)
+            if not idx:
+                continue
+            share = float(phi[idx].sum() / total) if total else np.nan
+            with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # replicates with no gap at all: left out
+                sb = shares_b[:, idx].sum(axis=1)
+                lo, hi = np.nanpercentile(np.where(np.isfinite(sb), sb, np.nan), q)
+                plo, phi_ = np.nanpercentile((ub_pts @ coef)[:, idx].sum(axis=1), q)
+            pts = float(phi_pts[idx].sum())
+            kinds.append(AttributionPart(name, "kind", share, (float(lo), float(hi)), pts,
+                                         (float(plo), float(phi_))))
+        out[f.key] = (parts, method, float(total), float(total_pts), kinds)
     return out
 

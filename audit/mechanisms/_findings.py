@@ -6,6 +6,7 @@ import numpy as np
 
 from audit.findings import Findings
 from audit.mechanisms._attribute import AttributionPart, attribute_grouping, mechanism_of
+from audit.mechanisms._sensitivity import sensitivity
 from audit.rates import reference_codes
 
 __all__ = ["METHODS", "attribute_findings"]
@@ -32,11 +33,19 @@ METHODS = {
         "per-person outcomes, the counterfactual maps held fixed; for a rule with a friends term each interval's "
         "half-widths are multiplied by the square root of the tier's design effect (see dependence)."),
     "mechanism": (
-        "The mechanism names the parts whose share interval lies at or above 0.2 (the data show the part carries "
-        "at least a fifth of the gap), largest share first; 'diffuse' when none does. It is derived from the "
-        "attribution alone, so it cannot contradict the table. 'auc' beside a part measures its association for "
+        "The mechanism names the kinds of part whose share interval lies at or above 0.2 (the data show they "
+        "carry at least a fifth of the gap) - the rule's terms or inputs together, the protected attribute, the "
+        "friends term's averaging, its friends part - largest share first, and within the terms the terms whose "
+        "own interval clears the same bar; 'diffuse' when no kind does. It is derived from the attribution alone, "
+        "so it cannot contradict the table. 'auc' beside a part measures its association for "
         "the finding's two groups: the chance that a random member of the comparison group has a higher value of "
         "it than a random member of the finding's group."),
+    "sensitivity": (
+        "For the most excluded findings, the rule is re-scored with each group of the numbers its file marks "
+        "illustrative changed - the network weight halved and increased by half, the illustrative terms' points "
+        "halved and increased by half, illustrative cut-offs moved by 5% of the score range (a top fraction halved "
+        "and doubled) - and the ratio and verdict recomputed by the same machinery on the same people; a finding "
+        "whose verdict changes under some variant is marked fragile."),
     "dependence": (
         "With a friends term, friends' outcomes are coupled. The design effect of each tier is measured by "
         "resampling own scores within the finest groups (30 replicates), solving the friends term again on the "
@@ -61,8 +70,13 @@ def _widen(parts: list[AttributionPart], factor: float) -> list[AttributionPart]
     return out
 
 
-def attribute_findings(ctx, findings: Findings, *, permutations: int = 32, n_boot: int = 200) -> Findings:
-    """Every finding with its ``attribution`` (parts sorted by share) and the ``mechanism`` derived from it."""
+def attribute_findings(ctx, findings: Findings, *, permutations: int = 32, n_boot: int = 200,
+                       sensitivity_limit: int = 12) -> Findings:
+    """Every finding with its ``attribution`` (parts sorted by share) and the ``mechanism`` derived from it.
+
+    The ``sensitivity_limit`` most excluded top-level pushed-out findings also get their sensitivity to the
+    rule's illustrative numbers (and ``fragile``).
+    """
     if not len(findings):
         return findings
     if ctx.rule.kind == "observed":
@@ -86,9 +100,23 @@ def attribute_findings(ctx, findings: Findings, *, permutations: int = 32, n_boo
         if hit is None:
             out.append(f.annotate(mechanism=WITHHELD if not f.published else "diffuse", attribution=()))
             continue
-        parts, method, gap, points = hit
+        parts, method, gap, points, kinds = hit
         if deff is not None:
-            parts = _widen(parts, float(np.sqrt(deff[tiers.index(f.tier)])))
-        out.append(f.annotate(mechanism=mechanism_of(parts), attribution=tuple(parts),
-                              attribution_method=method, gap=gap, gap_points=points))
+            factor = float(np.sqrt(deff[tiers.index(f.tier)]))
+            parts, kinds = _widen(parts, factor), _widen(kinds, factor)
+        out.append(f.annotate(mechanism=mechanism_of(parts, kinds), attribution=tuple(parts),
+                              attribution_kinds=tuple(kinds), attribution_method=method, gap=gap,
+                              gap_points=points))
+    head = [f for f in out if f.verdict.value == "pushed out" and f.parent is None and f.published]
+    head = sorted(head, key=lambda f: (f.impact_ratio, f.key))[:sensitivity_limit]
+    if head:
+        sens = sensitivity(ctx, head)
+        if any(sens.values()):
+            keyed = {f.key: f for f in out}
+            for key, rows in sens.items():
+                if rows:
+                    f = keyed[key]
+                    keyed[key] = f.annotate(sensitivity=tuple(rows),
+                                            fragile=any(r["verdict"] != f.verdict.value for r in rows))
+            out = [keyed[f.key] for f in out]
     return findings.replace_items(out)

@@ -286,6 +286,12 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
         notes.append("The rule reads protected attribute(s) directly: " + ", ".join(ctx.protected_read_by_rule) + ".")
     if rule.network is not None and graph is None:
         notes.append("The rule has a network term but no graph was given: scores are own-behaviour scores only.")
+    deff = getattr(ctx, "design_effect", None)
+    if deff is not None and np.any(np.asarray(deff) > 1):
+        worst = max(zip(deff, [t.name for t in rule.tiers], strict=True))
+        notes.append(f"The friends term couples friends' outcomes, so group rates vary more than independent "
+                     f"outcomes would (design effect up to {worst[0]:.2f}, for {worst[1]!r}); every interval "
+                     f"and test uses effective counts that allow for it.")
     if ctx.label is None:
         notes.append("No outcome label was given: error-rate parity (false positive/negative rates) "
                      "is not assessed.")

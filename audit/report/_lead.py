@@ -49,27 +49,41 @@ def _part_phrase(part: Mapping) -> str:
     return f"'{name}'"
 
 
+def _share(p: Mapping) -> str:
+    lo, hi = p.get("share_ci") or [None, None]
+    return f"{fmt_pct(p.get('share'), 0)} of the gap, interval {fmt_pct(lo, 0)} to {fmt_pct(hi, 0)}"
+
+
 def mechanism_text(entry: Mapping, bar: float = 0.2) -> str:
-    """The mechanism in words, with the attribution's numbers: each named part's share of the gap and interval."""
+    """The mechanism in words, with the attribution's numbers (see audit.mechanisms)."""
     parts = [p for p in (entry.get("attribution") or []) if isinstance(p, Mapping)]
+    kinds = [k for k in (entry.get("attribution_kinds") or []) if isinstance(k, Mapping)]
     mech = entry.get("mechanism") or "not determined"
     if not parts:
         return str(mech)
-    named = [p for p in parts if p.get("kind") != "residual" and is_num((p.get("share_ci") or [None])[0])
-             and p["share_ci"][0] >= bar]
-    if not named:
+
+    def clears(p):
+        return is_num((p.get("share_ci") or [None])[0]) and p["share_ci"][0] >= bar
+
+    named_kinds = sorted((k for k in kinds if clears(k)), key=lambda k: -(k.get("share") or 0))
+    if not named_kinds:
         top = next((p for p in parts if p.get("kind") != "residual"), None)
-        if top is None:
-            return "diffuse"
-        lo, hi = top.get("share_ci") or [None, None]
-        return (f"diffuse: no single part of the rule is shown to carry a fifth of the gap (largest: "
-                f"{_part_phrase(top)}, {fmt_pct(top.get('share'), 0)} of it, interval {fmt_pct(lo, 0)} to "
-                f"{fmt_pct(hi, 0)})")
+        return ("diffuse: no part of the rule is shown to carry a fifth of the gap"
+                + (f" (largest: {_part_phrase(top)}, {_share(top)})" if top else ""))
     bits = []
-    for p in named:
-        lo, hi = p.get("share_ci") or [None, None]
-        bits.append(f"{_part_phrase(p)} carries {fmt_pct(p.get('share'), 0)} of the gap "
-                    f"(interval {fmt_pct(lo, 0)} to {fmt_pct(hi, 0)})")
+    for k in named_kinds:
+        if k["part"] == "terms":
+            inside = [p for p in parts if p.get("kind") in ("term", "input") and clears(p)]
+            text = f"the rule's terms together carry {_share(k)}"
+            if inside:
+                text += "; chiefly " + _and([f"{_part_phrase(p)} with {_share(p)}" for p in inside])
+            else:
+                text += ", spread over several, none carrying a fifth alone"
+            bits.append(text)
+        elif k["part"] == "protected":
+            bits.append(f"the rule reading the protected attribute carries {_share(k)}")
+        else:
+            bits.append(f"{_part_phrase(k)} carries {_share(k)}")
     return "; ".join(bits)
 
 
@@ -100,6 +114,10 @@ def finding_text(entry: Mapping, *, ci_level: str, nameable: Callable[[Mapping],
                f"upper bound {fmt_ratio(entry.get('ratio_upper_bound'))} whichever group is truly best; "
                f"{fmt_q_clause(entry.get('q_value'))}")
     mech = f" Mechanism: {mechanism_text(entry)}."
+    if entry.get("fragile"):
+        flips = [r["variant"] for r in entry.get("sensitivity") or [] if r.get("verdict") != entry.get("verdict")]
+        mech += (" Fragile: the verdict does not hold with " + _and(flips) + " (numbers the rule file marks "
+                 "illustrative).")
     if entry.get("verdict") == "pushed out":
         return (f"Pushed out: {who} {verb} {tier} at {fmt_share_of(ratio)} of the rate of {ref} "
                 f"({numbers}).{mech}")

@@ -537,6 +537,13 @@ class Rule:
             content_hash=_canonical_hash([self.content_hash, "without", sorted(ids)]),
         )
 
+    def with_terms(self, terms: Sequence[Term]) -> Rule:
+        """The same points table with other points on its terms (same ids and expressions, in the same order)."""
+        if self.kind != "points" or [t.id for t in terms] != [t.id for t in self.terms]:
+            raise AuditInputError(f"rule {self.name!r}: with_terms needs the same terms, in order, with new points")
+        return replace(self, terms=tuple(terms),
+                       content_hash=_canonical_hash([self.content_hash, "points", [t.points for t in terms]]))
+
     def without_lookup(self) -> Rule:
         """The additive part of a points table with a ``lookup``: the raw points total itself.
 
