@@ -7,14 +7,17 @@ from pathlib import Path
 DEMO_PROTECTED = ["gender", "age_band", "ethnicity", "registration"]
 
 
-def run_demo(out: str | Path = "reports/demo", *, n: int = 20_000, seed: int = 0, command: str | None = None):
+def run_demo(out: str | Path = "reports/demo", *, n: int = 20_000, seed: int = 0, command: str | None = None,
+             progress: str = "auto"):
     """Generate the synthetic population, audit the built-in ``sesame`` rule, save the report."""
     import audit
+    from audit._progress import session, step
 
     people, edges = audit.generate_sesame(n, seed=seed)
     report = audit.run("sesame", people, protected=DEMO_PROTECTED, graph=edges, seed=seed,
-                       command=command or f"audit demo --n {n} --seed {seed}")
-    return report, report.save(out)
+                       command=command or f"audit demo --n {n} --seed {seed}", progress=progress)
+    with session(1, mode=progress, title="report"), step("rendering and writing the report files"):
+        return report, report.save(out)
 
 
 COMPAS_PROTECTED = ["race", "sex", "age_cat"]

@@ -27,7 +27,7 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from audit._errors import AuditInputError
@@ -287,6 +287,21 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
         return False
     raise OSError(err, os.strerror(err), str(b))
+
+
+def check_out_dir(out_dir: str | Path, names: Iterable[str]) -> Path:
+    """Refuse, before any work, an output folder :func:`write_bundle` could not write ``names`` into.
+
+    An audit of a large population takes minutes; a folder in the way of ``report.json`` should
+    stop it at the start, not at the end.
+    """
+    out = check_path(out_dir, what="output folder")
+    if out.exists() and not out.is_dir():
+        raise AuditInputError(f"{out}: output path exists and is not a folder")
+    for name in names:
+        if (out / name).is_dir():
+            raise AuditInputError(f"{out / name}: a folder of that name is in the way")
+    return out
 
 
 def write_bundle(out_dir: str | Path, files: Mapping[str, str | bytes], *, run: str | None = None) -> dict[str, Path]:

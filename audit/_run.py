@@ -13,7 +13,7 @@ import pandas as pd
 
 from audit._errors import AuditInputError
 from audit._limits import check_groupings
-from audit._progress import track
+from audit._progress import session, step
 from audit.data import Population, load_population
 from audit.disclosure import Pooling, check_identifying, pool_rare
 from audit.findings import Findings
@@ -317,6 +317,7 @@ def run(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     command: str | None = None,
     synthetic: str | None = None,
+    progress: str = "auto",
 ):
     """Audit a scoring rule on a population (and its social graph).
 
@@ -360,6 +361,9 @@ def run(
     synthetic : str, optional
         Say that the data are synthetic (and how they were made).  Frames from
         :func:`audit.generate_sesame` carry this already.
+    progress : {"auto", "bar", "lines", "none"}, default "auto"
+        How to show progress: each step is named, and long steps show progress inside them.  "auto" draws
+        a bar on a terminal or in Jupyter and nothing elsewhere; "lines" writes a line per step to stderr.
 
     Returns
     -------
@@ -376,17 +380,27 @@ def run(
     """
     from audit.report import build_report
 
-    ctx = prepare_audit(rule, people, protected, graph, label, seed, settings=settings, id_col=id_col,
-                        reference=reference, intersections=intersections, min_group_size=min_group_size,
-                        disclosure_threshold=disclosure_threshold, alpha=alpha, threshold=threshold, bins=bins,
-                        families=families, options=options, command=command, synthetic=synthetic)
-    options = dict(options or {})
-    results: dict[str, Any] = {}
-    runnable = [n for n in ctx.settings.families if not (FAMILY_REGISTRY[n].needs_graph and ctx.graph is None)]
-    for name in track(runnable, total=len(runnable), description="auditing"):
-        results[name] = FAMILY_REGISTRY[name].hook()(ctx, **dict(options.get(name, {})))
-    findings = annotate_findings(results, ctx)
-    return build_report(ctx, results, findings)
+    # The number of steps is known before the data are read, so the display can say "step 1 of 5".
+    asked = [n for n in (families or FAMILY_REGISTRY) if n in FAMILY_REGISTRY]
+    n_steps = 3 + sum(1 for n in asked if not (FAMILY_REGISTRY[n].needs_graph and graph is None))
+    with session(n_steps, mode=progress, command_line=command is not None):
+        with step("reading the data, scoring everyone"):
+            ctx = prepare_audit(rule, people, protected, graph, label, seed, settings=settings, id_col=id_col,
+                                reference=reference, intersections=intersections,
+                                min_group_size=min_group_size, disclosure_threshold=disclosure_threshold,
+                                alpha=alpha, threshold=threshold, bins=bins, families=families,
+                                options=options, command=command, synthetic=synthetic)
+        options = dict(options or {})
+        results: dict[str, Any] = {}
+        runnable = [n for n in ctx.settings.families
+                    if not (FAMILY_REGISTRY[n].needs_graph and ctx.graph is None)]
+        for name in runnable:
+            with step(FAMILY_REGISTRY[name].description or name):
+                results[name] = FAMILY_REGISTRY[name].hook()(ctx, **dict(options.get(name, {})))
+        with step("mechanisms: attribution and sensitivity"):
+            findings = annotate_findings(results, ctx)
+        with step("report: disclosure checks and figures"):
+            return build_report(ctx, results, findings)
 
 
 def annotate_findings(results: Mapping[str, Any], ctx: AuditContext | None = None) -> Findings:

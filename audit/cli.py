@@ -20,8 +20,19 @@ from audit._text import visible_controls
 DEMO_N = 20_000
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if default is None or default is False or default == [] or default is argparse.SUPPRESS or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         # No abbreviated options: "--d" never silently means "--data" (and the recorded command
         # line can find every path option by its full name).
         kwargs.setdefault("allow_abbrev", False)
@@ -49,54 +60,62 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--graph", help="friendship edge list: CSV or Parquet with two id columns")
     r.add_argument("--protected", required=True, help="protected attribute columns, comma-separated")
     r.add_argument("--label", help="0/1 outcome column for error-rate parity (e.g. reoffending)")
-    r.add_argument("--id-col", default="id", help="person id column (default: id)")
+    r.add_argument("--id-col", default="id", help="person id column")
     r.add_argument("--reference", action="append", default=[], metavar="ATTR=VALUE",
                    help="reference group for an attribute (default: its largest group); repeatable")
-    r.add_argument("--intersections", type=int, default=2, help="largest intersection order (default 2)")
-    r.add_argument("--min-group-size", type=int, default=30)
-    r.add_argument("--disclosure-threshold", type=int, default=10)
-    r.add_argument("--alpha", type=float, default=0.05)
+    r.add_argument("--intersections", type=int, default=2, help="largest intersection of protected attributes to audit (1: none)")
+    r.add_argument("--min-group-size", type=int, default=30,
+                   help="smaller groups are shown but never named in a finding, and rare categories are pooled")
+    r.add_argument("--disclosure-threshold", type=int, default=10,
+                   help="no published count is below this (smaller cells are withheld or pooled)")
+    r.add_argument("--alpha", type=float, default=0.05,
+                   help="false discovery rate of every verdict; intervals are 1 - ALPHA")
     r.add_argument("--families", default=None,
-                   help="comma-separated audit families to run (default: all that can run; contagion needs --graph)")
+                   help="comma-separated audit families to run: impact, proxy, contagion (default: all that can run; asking for contagion without --graph is an error)")
     r.add_argument("--threshold", type=float, default=None,
                    help="screening line for 'pushed out': a group below THRESHOLD times the best group's rate "
                         "(default 0.8, the four-fifths rule of thumb)")
     r.add_argument("--bins", action="append", default=[], metavar="ATTR=CUTS",
                    help="cut points for a numeric protected attribute, e.g. age=25,45,65, or a number of "
                         "quantile bins, e.g. age=5 (default: quartiles); repeatable")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="seeds every random step: the same input gives the same report")
     r.add_argument("--out", required=True, help="output folder for report.json, report.md, report.html")
+    r.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="auto",
+                   help="progress display: a bar on a terminal, a line per step when piped (auto), or none")
 
     d = sub.add_parser("demo", help="generate the synthetic social-credit population and audit the sesame rule")
-    d.add_argument("--out", default="reports/demo")
-    d.add_argument("--n", type=int, default=DEMO_N, help=f"population size (default {DEMO_N})")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", default="reports/demo", help="output folder for the report files")
+    d.add_argument("--n", type=int, default=DEMO_N, help="population size")
+    d.add_argument("--seed", type=int, default=0, help="seeds the population and every random step")
+    d.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="auto",
+                   help="progress display: a bar on a terminal, a line per step when piped (auto), or none")
 
     ru = sub.add_parser("rules", help="list, show or validate rules")
     rsub = ru.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     rsub.add_parser("list", help="list the built-in rules with their status")
     sh = rsub.add_parser("show", help="show a rule's terms, tiers and sources")
-    sh.add_argument("name")
+    sh.add_argument("name", help="built-in rule name or path to a rule file")
     sh.add_argument("--json", action="store_true", help="print the rule card as JSON")
     va = rsub.add_parser("validate", help="check a rule file; errors name the file, term and reason")
-    va.add_argument("path")
+    va.add_argument("path", help="rule file (YAML)")
 
     ds = sub.add_parser("datasets", help="list, generate or fetch data sets")
     dsub = ds.add_subparsers(dest="datasets_command", required=True, parser_class=_Parser)
     dsub.add_parser("list", help="list the data sets the toolkit knows")
     ge = dsub.add_parser("generate", help="generate a synthetic data set")
-    ge.add_argument("name", choices=["sesame"])
-    ge.add_argument("--n", type=int, default=DEMO_N)
-    ge.add_argument("--seed", type=int, default=0)
-    ge.add_argument("--mean-degree", type=float, default=20.0)
-    ge.add_argument("--homophily", type=float, default=None)
+    ge.add_argument("name", choices=["sesame"], help="generator")
+    ge.add_argument("--n", type=int, default=DEMO_N, help="population size")
+    ge.add_argument("--seed", type=int, default=0, help="random seed")
+    ge.add_argument("--mean-degree", type=float, default=20.0, help="mean number of friends")
+    ge.add_argument("--homophily", type=float, default=None,
+                    help="share of friendships formed within one's own group (default: the generator's)")
     ge.add_argument("--config", help="YAML file overriding the generator's parameters")
-    ge.add_argument("--format", choices=["parquet", "csv"], default="parquet")
-    ge.add_argument("--out", required=True)
+    ge.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format")
+    ge.add_argument("--out", required=True, help="output folder")
     fe = dsub.add_parser("fetch", help="download a public data set from its publisher and verify its sha256")
-    fe.add_argument("name")
+    fe.add_argument("name", help="data set name (see 'audit datasets list')")
     fe.add_argument("--dest", help="folder (default: the user cache)")
-    fe.add_argument("--force", action="store_true")
+    fe.add_argument("--force", action="store_true", help="download again even if a verified copy exists")
     _add_simulate(sub)
     return p
 
@@ -122,11 +141,11 @@ def _add_simulate(sub) -> None:
     s.add_argument("--protected", required=True, help="protected attribute columns, comma-separated")
     s.add_argument("--scenario", help="scenario YAML file (default: the rule's built-in long-run scenario)")
     s.add_argument("--periods", type=int, help="horizon in periods (default: the scenario's)")
-    s.add_argument("--runs", type=int, default=10, help="Monte-Carlo runs (default 10)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--id-col", default="id", help="person id column (default: id)")
-    s.add_argument("--min-group-size", type=int, default=30)
-    s.add_argument("--disclosure-threshold", type=int, default=10)
+    s.add_argument("--runs", type=int, default=10, help="Monte-Carlo runs")
+    s.add_argument("--seed", type=int, default=0, help="seeds every random step")
+    s.add_argument("--id-col", default="id", help="person id column")
+    s.add_argument("--min-group-size", type=int, default=30, help="smaller groups are shown but never named")
+    s.add_argument("--disclosure-threshold", type=int, default=10, help="no published count is below this")
     s.add_argument("--no-decompose", action="store_true",
                    help="skip the re-runs with one mechanism switched off (faster)")
     s.add_argument("--out", required=True, help="output folder for report.json, report.md, report.html")
@@ -305,6 +324,10 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
     import audit
 
     _check_arguments(args)
+    if args.command in ("run", "demo"):
+        from audit._io import check_out_dir
+
+        check_out_dir(args.out, ("report.json", "report.md", "report.html"))
     if args.command == "run":
         report = audit.run(
             args.rule, args.data, protected=args.protected, graph=args.graph, label=args.label,
@@ -314,8 +337,9 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
             families=None if args.families is None else _families(args.families),
             threshold=args.threshold, bins=_parse_bins(args.bins),
             command=recorded_command(argv, args.rule if _is_path_rule(args.rule) else None),
+            progress=_progress_mode(args.progress),
         )
-        paths = report.save(args.out)
+        paths = _save(report, args.out, args.progress)
         _summary(report, paths)
         return 0
     if args.command == "simulate":
@@ -323,7 +347,8 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "demo":
         from audit._examples import run_demo
 
-        report, paths = run_demo(args.out, n=args.n, seed=args.seed, command=recorded_command(argv))
+        report, paths = run_demo(args.out, n=args.n, seed=args.seed, command=recorded_command(argv),
+                                 progress=_progress_mode(args.progress))
         _summary(report, paths)
         return 0
     if args.command == "rules":
@@ -362,6 +387,19 @@ def _cmd(args: argparse.Namespace, argv: list[str]) -> int:
             print(datasets.fetch(args.name, dest=args.dest, force=args.force))
         return 0
     raise AssertionError(args.command)
+
+
+def _progress_mode(mode: str) -> str:
+    from audit._progress import resolve_mode
+
+    return resolve_mode(mode, command_line=True)
+
+
+def _save(report, out: str, mode: str) -> dict:
+    from audit._progress import session, step
+
+    with session(1, mode=_progress_mode(mode), title="report"), step("rendering and writing the report files"):
+        return report.save(out)
 
 
 def _summary(report, paths) -> None:

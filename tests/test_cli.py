@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,9 @@ def test_generate_then_run_end_to_end(small_data, tmp_path, capsys):
         capsys, "run", "sesame", "--data", str(small_data / "people.csv"), "--graph", str(small_data / "edges.csv"),
         "--protected", "gender,ethnicity", "--families", "impact", "--out", str(out))
     assert code == 0, err
-    assert err == ""  # no progress bar or warnings when not on a terminal
+    # Not on a terminal: a line per step and nothing else (no redrawn bar, no warning).
+    assert all(re.match(r"(audit|report) \[\d/\d\] ", line) for line in err.splitlines()), err
+    assert "\r" not in err and "\x1b" not in err
     doc = json.loads((out / "report.json").read_text())
     assert doc["rule"]["name"] == "sesame" and doc["population"]["rows"] == 1500
     assert doc["population"]["source"] == "people.csv"  # a file name, never an absolute path

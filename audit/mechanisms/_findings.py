@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit._progress import track
 from audit.findings import Findings
 from audit.mechanisms._attribute import AttributionPart, attribute_grouping, mechanism_of
 from audit.mechanisms._sensitivity import sensitivity
@@ -88,10 +89,9 @@ def attribute_findings(ctx, findings: Findings, *, permutations: int = 32, n_boo
     tiers = [t.name for t in ctx.rule.tiers]
     deff = ctx.design_effect
     results: dict = {}
-    for g in ctx.groupings:
-        fs = by_grouping.get(tuple(g.attributes))
-        if not fs:
-            continue
+    todo = [g for g in ctx.groupings if by_grouping.get(tuple(g.attributes))]
+    for g in track(todo, total=len(todo), description="attribution, grouping by grouping"):
+        fs = by_grouping[tuple(g.attributes)]
         results.update(attribute_grouping(ctx, g, refs[g.key], fs, clusters=None, permutations=permutations,
                                           n_boot=n_boot, alpha=ctx.settings.alpha, seed=ctx.settings.seed))
     out = []

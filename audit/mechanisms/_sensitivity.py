@@ -14,6 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from audit._progress import track
+
 __all__ = ["sensitivity", "variants"]
 
 
@@ -64,7 +66,8 @@ def sensitivity(ctx, findings) -> dict:
     attrs = {f.attributes for f in findings}
     groupings = [g for g in ctx.groupings if tuple(g.attributes) in attrs]
     out: dict = {f.key: [] for f in findings}
-    for label, rule in variants(ctx.rule):
+    cases = list(variants(ctx.rule))
+    for label, rule in track(cases, total=len(cases), description="sensitivity to illustrative numbers"):
         scores = rule.scores(ctx.frame, ctx.graph)
         outcomes = tier_outcomes(rule.tiers, scores.final, attainment=rule.attainment(scores.final),
                                  directions=rule.tier_directions)

@@ -6,11 +6,14 @@ import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit._io import write_bundle
 from audit._text import BIDI_JSON_ESCAPES
 from audit.report._document import build_document
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("json", "md", "html")
 
@@ -64,9 +67,53 @@ class Report:
             self._rendered["html"] = render_html(self.document)
         return self._rendered["html"]
 
+    def to_frame(self, verdict: str | None = None) -> pd.DataFrame:
+        """The findings as the report publishes them: one row per group and tier (tidy).
+
+        Groups, comparators and parents are written as text (``"ethnicity=minority A"``); the
+        attribution's parts and the sensitivity variants are left to :meth:`to_dict` (they are lists).
+        Figures withheld under the disclosure rule are missing (``None``), exactly as in report.json.
+        ``verdict`` keeps one verdict ("pushed out" or "below parity").
+
+        Examples
+        --------
+        >>> import audit
+        >>> people, edges = audit.generate_sesame(3000, seed=2)
+        >>> report = audit.run("sesame", people, protected=["ethnicity"], families=["impact"],
+        ...                    progress="none")
+        >>> frame = report.to_frame()
+        >>> list(frame.columns[:4])
+        ['verdict', 'group', 'tier', 'n']
+        """
+        import pandas as pd
+
+        def text(group) -> str | None:
+            return None if not group else " & ".join(f"{a}={v}" for a, v in group.items())
+
+        rows = []
+        for d in self.document.get("findings", []):
+            if verdict is not None and d["verdict"] != verdict:
+                continue
+            row = {k: v for k, v in d.items() if not isinstance(v, (list, dict))}
+            row["group"] = text(d["group"])
+            row["attributes"] = " & ".join(d["attributes"])
+            row["reference_group"] = text(d.get("reference_group"))
+            row["parent"] = text((d.get("parent") or {}).get("group"))
+            row["aliases"] = ", ".join(d.get("aliases") or []) or None
+            rows.append(row)
+        first = ["verdict", "group", "tier", "n", "selection_rate", "reference_group", "reference_rate",
+                 "impact_ratio", "ci_low", "ci_high", "ratio_upper_bound", "q_value", "mechanism"]
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return pd.DataFrame(columns=first)
+        return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]
+
     @property
     def pushed_out(self) -> list[dict]:
-        """Groups pushed out of a tier (impact ratio below 0.8, q below alpha), most excluded first."""
+        """The pushed-out findings as report.json holds them (dicts), most excluded first.
+
+        ``to_frame("pushed out")`` gives the same as a DataFrame.
+        """
         return copy.deepcopy(self.document["pushed_out"])
 
     @property
