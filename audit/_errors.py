@@ -57,3 +57,11 @@ class AuditInputError(ValueError):
 def show_value(value: object) -> str:
     """A value as it should appear in an error message: ``9`` or ``'x'``, not ``np.int64(9)``."""
     return repr(value.item() if hasattr(value, "item") else value)
+
+
+class DataQualityWarning(UserWarning):
+    """The data may be scored silently wrong (a literal matching nobody, a near-miss value).
+
+    Not an error: the data or the rule may be the one at fault.  The CLI prints each on one line;
+    in Python it is an ordinary warning, shown once per message.
+    """

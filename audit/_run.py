@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit._errors import AuditInputError
+from audit._errors import AuditInputError, DataQualityWarning
 from audit._limits import check_groupings
 from audit._progress import session, step
 from audit.data import Population, load_population
@@ -19,6 +20,7 @@ from audit.disclosure import Pooling, check_identifying, pool_rare
 from audit.findings import Findings
 from audit.graph import Graph, load_graph
 from audit.groups import Grouping, bin_protected, build_groupings
+from audit.quality import DataQuality, data_quality
 from audit.rates import Outcomes, tier_outcomes
 from audit.rules import Rule, ScoreSet, load_rule
 from audit.settings import FAMILIES, Settings, resolve_settings
@@ -54,6 +56,9 @@ class AuditContext:
         (:func:`audit.mechanisms.design_effects`); None without a network term and a graph.
     protected_read_by_rule : tuple of str
     command, synthetic : str or None
+    quality : DataQuality or None
+        Per term of the rule: missing inputs, values outside the declared set, text literals the data
+        hold only up to case or spaces, terms that match nobody (:func:`audit.quality.data_quality`).
     """
 
     rule: Rule
@@ -72,6 +77,7 @@ class AuditContext:
     protected_read_by_rule: tuple[str, ...] = ()
     command: str | None = None
     synthetic: str | None = None
+    quality: DataQuality | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -288,7 +294,10 @@ def prepare_audit(
         rule=rule, population=pop, graph=g, protected=tuple(protected), label=label, labels=labels,
         groupings=groupings, scores=scores, outcomes=outcomes, settings=settings, bins=bin_notes, pooling=pooling,
         protected_read_by_rule=overlap, command=command, synthetic=synthetic or pop.synthetic,
+        quality=data_quality(rule, frame, threshold=settings.disclosure_threshold),
     )
+    for text in ctx.quality.warnings:
+        warnings.warn(text, DataQualityWarning, stacklevel=3)
     if rule.network is not None and g is not None:
         from audit.mechanisms import design_effects
 

@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from audit._errors import AuditInputError
+from audit._errors import AuditInputError, DataQualityWarning
 from audit._text import visible_controls
 
 DEMO_N = 20_000
@@ -431,7 +431,14 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         except BrokenPipeError:
             return 0
+    seen = set()
     for w in caught:
+        if issubclass(w.category, DataQualityWarning):
+            # A finding about the data, not about the code: one plain line, each once.
+            if str(w.message) not in seen:
+                seen.add(str(w.message))
+                print(f"audit: warning: {visible_controls(str(w.message))}", file=sys.stderr)
+            continue
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return code
 

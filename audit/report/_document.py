@@ -310,6 +310,8 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
     }
     for note in (ctx.bins or {}).values():
         notes.append(f"Protected attribute {note}")
+    for warning in (ctx.quality.warnings if ctx.quality is not None else ()):
+        notes.append(f"Data quality: {warning}.")
     card = rule.to_card()
     sizes = _group_sizes(ctx)
 
@@ -365,6 +367,7 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
             "by_group": score_overview(ctx, impact_doc, size_masks),
             "tier_cuts": tier_cuts(ctx),
         },
+        "data_quality": None if ctx.quality is None else ctx.quality.to_dict(),
         "impact": sections["impact"],
         "proxy": sections["proxy"],
         "contagion": sections["contagion"],
@@ -379,4 +382,17 @@ def build_document(ctx, results: dict[str, Any], findings=None) -> dict:
             "versions": _versions(),
         },
     }
-    return suppress_small_counts(doc, t)
+    doc = suppress_small_counts(doc, t)
+    # The legal lenses re-present published figures only, so they are made from the finished document.
+    doc["lenses"] = lenses_section(doc)
+    return doc
+
+
+def lenses_section(doc: Mapping) -> dict:
+    """The LL144-format summary, the four-fifths screen and the Art. 5(1)(c) screen of a document."""
+    from audit.lenses import four_fifths_screen, ll144_summary, social_scoring_screen
+
+    if not doc.get("impact") or doc["impact"].get("status") != "ok":
+        return {"ll144": None, "four_fifths": None, "social_scoring": social_scoring_screen(doc).to_dict()}
+    return {"ll144": ll144_summary(doc).to_dict(), "four_fifths": four_fifths_screen(doc).to_dict(),
+            "social_scoring": social_scoring_screen(doc).to_dict()}

@@ -57,6 +57,7 @@ class NetworkTerm:
     max_iterations: int = 10_000
     source: str | None = None
     illustrative: bool = False
+    context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class Rule:
         net = None
         if spec.network is not None:
             n = spec.network
-            net = NetworkTerm(n.weight, n.tolerance, n.max_iterations, n.source, n.illustrative)
+            net = NetworkTerm(n.weight, n.tolerance, n.max_iterations, n.source, n.illustrative, n.context)
         lookup = None
         if spec.lookup is not None:
             pairs = sorted(spec.lookup.table.items())
@@ -597,6 +598,7 @@ class Rule:
                 "weight": self.network.weight, "tolerance": self.network.tolerance,
                 "max_iterations": self.network.max_iterations, "source": self.network.source,
                 "illustrative": self.network.illustrative,
+                **({"context": self.network.context} if self.network.context else {}),
                 "formula": "final = (1 - weight) * own + weight * mean(friends' final scores); "
                            "people without friends keep their own score",
             },

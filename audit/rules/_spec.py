@@ -92,6 +92,8 @@ class TermSpec(_Cited):
 
 class NetworkSpec(_Cited):
     weight: float = Field(gt=0, lt=1)
+    # Friends' scores come from one's social ties ("association"), for the EU AI Act screen.
+    context: str | None = Field(default=None, pattern=CONTEXT_PATTERN)
     tolerance: float = Field(default=1e-9, gt=0, le=1)
     max_iterations: int = Field(default=_limits.NETWORK_ITERATIONS.value, ge=1, le=_limits.NETWORK_ITERATIONS.value)
 
